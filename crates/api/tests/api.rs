@@ -1,0 +1,1288 @@
+//! The HTTP API end to end: every endpoint, bad parameters (4xx with a problem
+//! document, never 5xx), authorisation per scope, on SQLite and PostgreSQL;
+//! a full-stack server on 127.0.0.1:0 for loopback access, live updates and
+//! rate limits; the dashboard in headless Chromium.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tessera_api::{ApiConfig, ApiState, Scope, generate_token, router};
+use tessera_core::UnixNanos;
+use tessera_model::{
+    Bar, Instrument, InstrumentId, InstrumentKind, Interval, Price, Quantity, Quote,
+};
+use tessera_storage::testing::TestDb;
+use tessera_storage::{InsertOptions, NewApiToken, Store};
+use tower::ServiceExt;
+
+/// 2024-01-01T00:00:00Z
+const DAY0: i64 = 1_704_067_200;
+
+struct Tokens {
+    read: String,
+    trade: String,
+    admin: String,
+}
+
+async fn token(store: &Store, scope: Scope) -> String {
+    let g = generate_token().unwrap();
+    store
+        .create_api_token(NewApiToken {
+            name: scope.as_str(),
+            prefix: &g.prefix,
+            token_hash: &g.hash,
+            scope: scope.as_str(),
+        })
+        .await
+        .unwrap();
+    g.secret
+}
+
+async fn tokens(store: &Store) -> Tokens {
+    Tokens {
+        read: token(store, Scope::Read).await,
+        trade: token(store, Scope::Trade).await,
+        admin: token(store, Scope::Admin).await,
+    }
+}
+
+/// A deterministic random walk of `n` one-minute bars from `DAY0`.
+fn walk(id: InstrumentId, n: i64, start_minute: i64) -> Vec<Bar> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut price: i64 = 4_200_000; // cents
+    (0..n)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let step = i64::try_from(x % 2001).unwrap() - 1000;
+            let open = price;
+            let close = (price + step).max(1000);
+            let high = open.max(close) + i64::try_from(x % 300).unwrap();
+            let low = open.min(close) - i64::try_from((x >> 8) % 300).unwrap();
+            price = close;
+            Bar {
+                instrument: id,
+                interval: Interval::M1,
+                open_time: UnixNanos::from_secs(DAY0 + (start_minute + i) * 60).unwrap(),
+                open: Price::from_parts(open, 2).unwrap(),
+                high: Price::from_parts(high, 2).unwrap(),
+                low: Price::from_parts(low, 2).unwrap(),
+                close: Price::from_parts(close, 2).unwrap(),
+                volume: Quantity::from_parts(i64::try_from(x % 50_000).unwrap() + 1, 3).unwrap(),
+                trade_count: None,
+                quote_volume: None,
+            }
+        })
+        .collect()
+}
+
+/// BTCUSDT on `sim`: one day of 1-minute bars, a 10-minute gap at 12:00, three quotes.
+async fn seed(store: &Store) -> InstrumentId {
+    let id = InstrumentId::parse("BTCUSDT", "sim").unwrap();
+    store
+        .add_instrument(&Instrument::with_defaults(id, InstrumentKind::Crypto).unwrap())
+        .await
+        .unwrap();
+    let bars: Vec<Bar> = walk(id, 1440, 0)
+        .into_iter()
+        .filter(|b| !(DAY0 + 720 * 60..DAY0 + 730 * 60).contains(&b.open_time.as_secs()))
+        .collect();
+    store
+        .insert_bars(&bars, InsertOptions::default())
+        .await
+        .unwrap();
+    let quotes: Vec<Quote> = (0..3)
+        .map(|i| Quote {
+            instrument: id,
+            ts_event: UnixNanos::from_secs(DAY0 + 86_000 + i * 60).unwrap(),
+            bid_price: Price::from_parts(4_200_000 + i, 2).unwrap(),
+            bid_size: Quantity::from_parts(15, 1).unwrap(),
+            ask_price: Price::from_parts(4_200_010 + i, 2).unwrap(),
+            ask_size: Quantity::from_parts(7, 1).unwrap(),
+        })
+        .collect();
+    store.insert_quotes(&quotes).await.unwrap();
+    id
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    /// Assert a problem document with `status`, naming `param` when given.
+    fn problem(&self, status: u16, param: Option<&str>) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert_eq!(self.content_type(), "application/problem+json");
+        let p = self.json();
+        assert_eq!(p["status"], status);
+        assert!(p["type"].is_string() && p["title"].is_string() && p["detail"].is_string());
+        if let Some(param) = param {
+            assert!(
+                p["detail"].as_str().unwrap().contains(param),
+                "detail should name {param}: {p}"
+            );
+        }
+        p
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    raw(app, req).await
+}
+
+async fn raw(app: &Router, req: Request<Body>) -> Resp {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), 64 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    assert!(
+        !status.is_server_error(),
+        "5xx: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(app: &Router, uri: &str, token: &str) -> Resp {
+    call(app, Method::GET, uri, Some(token), None).await
+}
+
+fn app_for(store: &Store, config: ApiConfig) -> Router {
+    router(ApiState::new(store.clone(), config))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_every_endpoint_on_both_backends() {
+    for db in TestDb::all().await {
+        let store = db.store();
+        let t = tokens(store).await;
+        seed(store).await;
+        let app = app_for(store, ApiConfig::default());
+        health_and_docs(&app).await;
+        instruments(&app, &t).await;
+        bars(&app, &t.read).await;
+        chart_and_quotes(&app, &t.read).await;
+        data_status_and_gaps(&app, &t.read).await;
+        tokens_resource(&app, &t).await;
+        metrics(&app, &t.read).await;
+        bad_input_never_5xx(&app, &t.read).await;
+        jobs_and_backtests(&app, store, &t).await;
+        eprintln!("API story passed on {}", db.backend());
+    }
+}
+
+async fn health_and_docs(app: &Router) {
+    let r = call(app, Method::GET, "/api/v1/health", None, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+    let r = call(app, Method::GET, "/api/v1/ready", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "ready");
+    let r = call(app, Method::GET, "/api/v1/openapi.json", None, None).await;
+    let spec = r.json();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    for p in [
+        "/api/v1/health",
+        "/api/v1/bars",
+        "/api/v1/instruments",
+        "/api/v1/instruments/{venue}/{symbol}",
+        "/api/v1/stream",
+        "/metrics",
+    ] {
+        assert!(spec["paths"][p].is_object(), "{p} missing from the spec");
+    }
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    for (path, mime) in [
+        ("/", "text/html"),
+        ("/docs", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/chart.js", "text/javascript"),
+        ("/assets/docs.js", "text/javascript"),
+        ("/assets/style.css", "text/css"),
+    ] {
+        let r = call(app, Method::GET, path, None, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.content_type().starts_with(mime),
+            "{path}: {}",
+            r.content_type()
+        );
+        // Everything is served from the binary: no CDN, no external fetch.
+        let body = r.text();
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} references an external URL"
+        );
+    }
+    call(app, Method::GET, "/assets/nope.js", None, None)
+        .await
+        .problem(404, Some("nope.js"));
+}
+
+async fn instruments(app: &Router, t: &Tokens) {
+    // Listing needs a token (open loopback reads are off by default).
+    call(app, Method::GET, "/api/v1/instruments", None, None)
+        .await
+        .problem(401, Some("token"));
+    let r = get(app, "/api/v1/instruments", &t.read).await;
+    assert_eq!(r.status, 200);
+    let list = r.json();
+    assert_eq!(list["instruments"][0]["symbol"], "BTCUSDT");
+    assert_eq!(list["instruments"][0]["currency"], "USDT");
+    assert_eq!(
+        get(app, "/api/v1/instruments?venue=binance", &t.read)
+            .await
+            .json()["instruments"],
+        json!([])
+    );
+    get(app, "/api/v1/instruments?kind=bond", &t.read)
+        .await
+        .problem(400, Some("kind"));
+    let r = get(app, "/api/v1/instruments/sim/BTCUSDT", &t.read).await;
+    assert_eq!(r.json()["tick_size"], "0.00000001");
+    get(app, "/api/v1/instruments/sim/NOPE", &t.read)
+        .await
+        .problem(404, Some("NOPE"));
+
+    // Adding needs trade.
+    let body = json!({"symbol": "ETHUSDT", "venue": "sim", "kind": "crypto"});
+    call(
+        app,
+        Method::POST,
+        "/api/v1/instruments",
+        None,
+        Some(body.clone()),
+    )
+    .await
+    .problem(401, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/instruments",
+        Some(&t.read),
+        Some(body.clone()),
+    )
+    .await
+    .problem(403, Some("trade"));
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/instruments",
+        Some(&t.trade),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let added = r.json();
+    assert_eq!(added["instrument"]["base_currency"], "ETH");
+    assert_eq!(added["backfill"]["state"], "created");
+    assert_eq!(added["backfill"]["interval"], "1m");
+    call(
+        app,
+        Method::POST,
+        "/api/v1/instruments",
+        Some(&t.admin),
+        Some(body),
+    )
+    .await
+    .problem(409, Some("ETHUSDT"));
+    // The new pair is registered for collection.
+    let status = get(app, "/api/v1/data/status", &t.read).await.json();
+    assert!(
+        status["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["symbol"] == "ETHUSDT" && s["state"] == "created")
+    );
+    // Bad bodies.
+    for (b, param) in [
+        (json!({"symbol": "X"}), "venue"),
+        (
+            json!({"symbol": "XYZ", "venue": "sim", "kind": "bond"}),
+            "kind",
+        ),
+        (
+            json!({"symbol": "ABC", "venue": "sim", "kind": "equity", "tick_size": "-1"}),
+            "tick_size",
+        ),
+        (
+            json!({"symbol": "ABC", "venue": "sim", "kind": "equity", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"symbol": "ABC", "venue": "sim", "kind": "equity", "interval": "7x"}),
+            "interval",
+        ),
+        (json!([1, 2]), "body"),
+    ] {
+        call(
+            app,
+            Method::POST,
+            "/api/v1/instruments",
+            Some(&t.trade),
+            Some(b),
+        )
+        .await
+        .problem(400, Some(param));
+    }
+    let malformed = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/instruments")
+        .header(header::AUTHORIZATION, format!("Bearer {}", t.trade))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"symbol\": "))
+        .unwrap();
+    raw(app, malformed).await.problem(400, None);
+    let no_type = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/instruments")
+        .header(header::AUTHORIZATION, format!("Bearer {}", t.trade))
+        .body(Body::from("{}"))
+        .unwrap();
+    let r = raw(app, no_type).await;
+    assert!(r.status.is_client_error());
+    assert_eq!(r.content_type(), "application/problem+json");
+    let huge = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/instruments")
+        .header(header::AUTHORIZATION, format!("Bearer {}", t.trade))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(format!(
+            "{{\"symbol\": \"{}\"}}",
+            "A".repeat(200_000)
+        )))
+        .unwrap();
+    raw(app, huge).await.problem(413, None);
+
+    // Removing needs admin; refused while data is stored unless force=true.
+    call(
+        app,
+        Method::DELETE,
+        "/api/v1/instruments/sim/ETHUSDT",
+        Some(&t.trade),
+        None,
+    )
+    .await
+    .problem(403, Some("admin"));
+    let r = call(
+        app,
+        Method::DELETE,
+        "/api/v1/instruments/sim/ETHUSDT",
+        Some(&t.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["removed"].as_str().unwrap().contains("ETHUSDT"));
+    call(
+        app,
+        Method::DELETE,
+        "/api/v1/instruments/sim/ETHUSDT",
+        Some(&t.admin),
+        None,
+    )
+    .await
+    .problem(404, None);
+    let bad_force = "/api/v1/instruments/sim/BTCUSDT?force=maybe";
+    call(app, Method::DELETE, bad_force, Some(&t.admin), None)
+        .await
+        .problem(400, Some("force"));
+    call(
+        app,
+        Method::DELETE,
+        "/api/v1/instruments/sim/BTCUSDT",
+        Some(&t.admin),
+        None,
+    )
+    .await
+    .problem(409, Some("force=true"));
+}
+
+async fn bars(app: &Router, tok: &str) {
+    // One page.
+    let r = get(
+        app,
+        "/api/v1/bars?symbol=BTCUSDT&venue=sim&interval=1m&limit=5",
+        tok,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = r.json();
+    assert_eq!(p["interval"], "1m");
+    assert_eq!(p["source_interval"], "1m");
+    let bars = p["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 5);
+    assert_eq!(bars[0]["timestamp"], "2024-01-01T00:00:00Z");
+    for k in ["open", "high", "low", "close", "volume"] {
+        assert!(bars[0][k].is_string(), "{k}");
+    }
+    assert!(p["next_cursor"].is_string());
+
+    // Paging through the whole day, symbol alone (unique venue), epoch and RFC 3339 times.
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut uri =
+            format!("/api/v1/bars?symbol=BTCUSDT&from={DAY0}&to=2024-01-02T00:00:00Z&limit=500");
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let p = get(app, &uri, tok).await.json();
+        pages += 1;
+        all.extend(p["bars"].as_array().unwrap().iter().cloned());
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 1430);
+    assert_eq!(pages, 3);
+    let mut times: Vec<&str> = all
+        .iter()
+        .map(|b| b["timestamp"].as_str().unwrap())
+        .collect();
+    times.dedup();
+    assert_eq!(times.len(), 1430, "pages overlap");
+
+    // CSV by Accept.
+    let req = Request::builder()
+        .uri("/api/v1/bars?symbol=BTCUSDT&limit=3")
+        .header(header::AUTHORIZATION, format!("Bearer {tok}"))
+        .header(header::ACCEPT, "text/csv")
+        .body(Body::empty())
+        .unwrap();
+    let r = raw(app, req).await;
+    assert_eq!(r.status, 200);
+    assert!(r.content_type().starts_with("text/csv"));
+    let csv = r.text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "timestamp,open,high,low,close,volume");
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].starts_with("2024-01-01T00:00:00Z,"));
+    assert_eq!(
+        lines[1].split(',').nth(4).unwrap(),
+        all[0]["close"].as_str().unwrap()
+    );
+    assert!(r.headers.contains_key("x-next-cursor"));
+
+    // Resampled from 1m: hourly bars aggregate exactly.
+    let p = get(
+        app,
+        "/api/v1/bars?symbol=BTCUSDT&interval=1h&limit=100",
+        tok,
+    )
+    .await
+    .json();
+    assert_eq!(p["source_interval"], "1m");
+    let hours = p["bars"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    assert!(p["next_cursor"].is_null());
+    let first_hour = &all[..60];
+    let num = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    assert_eq!(hours[0]["open"], first_hour[0]["open"]);
+    assert_eq!(hours[0]["close"], first_hour[59]["close"]);
+    let hi = first_hour
+        .iter()
+        .map(|b| num(&b["high"]))
+        .fold(f64::MIN, f64::max);
+    let lo = first_hour
+        .iter()
+        .map(|b| num(&b["low"]))
+        .fold(f64::MAX, f64::min);
+    assert!(
+        (num(&hours[0]["high"]) - hi).abs() < 1e-9 && (num(&hours[0]["low"]) - lo).abs() < 1e-9
+    );
+    let vol: f64 = first_hour.iter().map(|b| num(&b["volume"])).sum();
+    assert!((num(&hours[0]["volume"]) - vol).abs() < 1e-6);
+
+    // Resampled pages equal one big page.
+    let whole = get(
+        app,
+        "/api/v1/bars?symbol=BTCUSDT&interval=5m&limit=10000",
+        tok,
+    )
+    .await
+    .json();
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut uri = "/api/v1/bars?symbol=BTCUSDT&interval=5m&limit=100".to_string();
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let p = get(app, &uri, tok).await.json();
+        paged.extend(p["bars"].as_array().unwrap().iter().cloned());
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(paged), whole["bars"]);
+    assert_eq!(whole["bars"].as_array().unwrap().len(), 286);
+
+    // Empty ranges and unbuildable intervals.
+    let p = get(app, "/api/v1/bars?symbol=BTCUSDT&from=2030-01-01", tok)
+        .await
+        .json();
+    assert_eq!(p["bars"], json!([]));
+    assert!(p["next_cursor"].is_null());
+    get(app, "/api/v1/bars?symbol=BTCUSDT&interval=1s", tok)
+        .await
+        .problem(400, Some("interval"));
+}
+
+async fn chart_and_quotes(app: &Router, tok: &str) {
+    let p = get(app, "/api/v1/chart?symbol=BTCUSDT&points=100", tok)
+        .await
+        .json();
+    assert_eq!(p["interval"], "15m");
+    let n = p["bars"].as_array().unwrap().len();
+    assert!((90..=100).contains(&n), "{n}");
+    let p = get(
+        app,
+        "/api/v1/chart?symbol=BTCUSDT&interval=1m&points=50",
+        tok,
+    )
+    .await
+    .json();
+    let bars = p["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 50);
+    assert_eq!(bars[49]["timestamp"], "2024-01-01T23:59:00Z");
+    get(app, "/api/v1/chart?symbol=BTCUSDT&points=5", tok)
+        .await
+        .problem(400, Some("points"));
+
+    let p = get(app, "/api/v1/quotes?symbol=BTCUSDT&limit=2", tok)
+        .await
+        .json();
+    assert_eq!(p["quotes"].as_array().unwrap().len(), 2);
+    let c = p["next_cursor"].as_str().unwrap().to_string();
+    let p2 = get(
+        app,
+        &format!("/api/v1/quotes?symbol=BTCUSDT&limit=2&cursor={c}"),
+        tok,
+    )
+    .await
+    .json();
+    assert_eq!(p2["quotes"].as_array().unwrap().len(), 1);
+    assert!(p2["next_cursor"].is_null());
+    let l = get(app, "/api/v1/quotes/latest?symbol=BTCUSDT", tok)
+        .await
+        .json();
+    assert_eq!(l["quote"]["bid_price"], "42000.02");
+    assert_eq!(l["quote"]["ask_size"], "0.7");
+}
+
+async fn data_status_and_gaps(app: &Router, tok: &str) {
+    let s = get(app, "/api/v1/data/status", tok).await.json();
+    let btc = s["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["symbol"] == "BTCUSDT")
+        .unwrap()
+        .clone();
+    assert_eq!(btc["bars"], 1430);
+    assert_eq!(btc["first"], "2024-01-01T00:00:00Z");
+    assert_eq!(btc["last"], "2024-01-01T23:59:00Z");
+    assert!(btc["state"].is_null());
+    let g = get(app, "/api/v1/data/gaps?symbol=BTCUSDT&interval=1m", tok)
+        .await
+        .json();
+    assert_eq!(
+        g["gaps"],
+        json!([{"from": "2024-01-01T12:00:00Z", "to": "2024-01-01T12:10:00Z", "missing": 10}])
+    );
+    assert_eq!(g["missing"], 10);
+    assert_eq!(g["truncated"], false);
+}
+
+async fn tokens_resource(app: &Router, t: &Tokens) {
+    get(app, "/api/v1/tokens", &t.trade)
+        .await
+        .problem(403, Some("admin"));
+    let r = get(app, "/api/v1/tokens", &t.admin).await;
+    let list = r.json();
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 3);
+    // Secrets never come back, only prefixes.
+    assert!(!r.text().contains(&t.admin) && !r.text().contains(&t.read));
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&t.admin),
+        Some(json!({"scope": "read", "name": "nb"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let created = r.json();
+    let secret = created["token"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("tsr_"));
+    assert_eq!(get(app, "/api/v1/instruments", &secret).await.status, 200);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&t.admin),
+        Some(json!({"scope": "root"})),
+    )
+    .await
+    .problem(400, Some("scope"));
+    let id = created["info"]["id"].as_i64().unwrap();
+    let r = call(
+        app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&t.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    call(
+        app,
+        Method::DELETE,
+        "/api/v1/tokens/abc",
+        Some(&t.admin),
+        None,
+    )
+    .await
+    .problem(400, Some("id"));
+    call(
+        app,
+        Method::DELETE,
+        "/api/v1/tokens/99999",
+        Some(&t.admin),
+        None,
+    )
+    .await
+    .problem(404, None);
+    // Revocation is honoured within the lookup cache's lifetime (5 s).
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    get(app, "/api/v1/instruments", &secret)
+        .await
+        .problem(401, Some("revoked"));
+}
+
+async fn metrics(app: &Router, tok: &str) {
+    call(app, Method::GET, "/metrics", None, None)
+        .await
+        .problem(401, None);
+    let r = get(app, "/metrics", tok).await;
+    assert_eq!(r.status, 200);
+    let m = r.text();
+    assert!(
+        m.contains("tessera_http_request_duration_seconds_bucket"),
+        "{m}"
+    );
+    assert!(m.contains("route=\"/api/v1/bars\""), "{m}");
+    assert!(
+        m.contains("tessera_ingest_lag_seconds{symbol=\"BTCUSDT\",venue=\"sim\",interval=\"1m\"}")
+    );
+    assert!(m.contains("process_uptime_seconds"));
+    assert!(m.trim_end().ends_with("# EOF"));
+}
+
+async fn bad_input_never_5xx(app: &Router, tok: &str) {
+    for (uri, status, param) in [
+        ("/api/v1/bars", 400, "symbol"),
+        ("/api/v1/bars?symbol=", 400, "symbol"),
+        ("/api/v1/bars?symbol=NOPE", 404, "NOPE"),
+        ("/api/v1/bars?symbol=BTCUSDT&venue=nope", 404, "nope"),
+        ("/api/v1/bars?symbol=BTCUSDT&limit=0", 400, "limit"),
+        ("/api/v1/bars?symbol=BTCUSDT&limit=-5", 400, "limit"),
+        (
+            "/api/v1/bars?symbol=BTCUSDT&limit=99999999999999999999999",
+            400,
+            "limit",
+        ),
+        ("/api/v1/bars?symbol=BTCUSDT&limit=10001", 400, "limit"),
+        ("/api/v1/bars?symbol=BTCUSDT&from=yesterday", 400, "from"),
+        ("/api/v1/bars?symbol=BTCUSDT&to=2024-13-45", 400, "to"),
+        (
+            "/api/v1/bars?symbol=BTCUSDT&from=2024-01-02&to=2024-01-01",
+            400,
+            "from",
+        ),
+        (
+            "/api/v1/bars?symbol=BTCUSDT&from=99999999999999999999",
+            400,
+            "from",
+        ),
+        ("/api/v1/bars?symbol=BTCUSDT&interval=7x", 400, "interval"),
+        ("/api/v1/bars?symbol=BTCUSDT&interval=0m", 400, "interval"),
+        ("/api/v1/bars?symbol=BTCUSDT&cursor=garbage", 400, "cursor"),
+        ("/api/v1/bars?symbol=BTCUSDT&format=xml", 400, "format"),
+        ("/api/v1/bars?symbol=BTC%20USDT%00", 400, "symbol"),
+        ("/api/v1/bars?symbol=BTCUSDT&symbol=ETH", 400, "symbol"),
+        ("/api/v1/quotes?symbol=BTCUSDT&limit=x", 400, "limit"),
+        ("/api/v1/quotes", 400, "symbol"),
+        ("/api/v1/quotes/latest?symbol=NOPE", 404, "NOPE"),
+        (
+            "/api/v1/data/gaps?symbol=BTCUSDT&interval=banana",
+            400,
+            "interval",
+        ),
+        ("/api/v1/chart?symbol=BTCUSDT&interval=3q", 400, "interval"),
+        ("/api/v1/stream?symbol=NOPE", 404, "NOPE"),
+        ("/api/v1/stream?interval=zz", 400, "interval"),
+        ("/api/v1/nope", 404, "/api/v1/nope"),
+    ] {
+        let r = get(app, uri, tok).await;
+        let p = r.problem(status, Some(param));
+        if status == 400 {
+            assert!(p["detail"].as_str().unwrap().len() > 10, "{uri}: {p}");
+        }
+    }
+    call(
+        app,
+        Method::PUT,
+        "/api/v1/bars?symbol=BTCUSDT",
+        Some(tok),
+        None,
+    )
+    .await
+    .problem(405, None);
+    let r = call(
+        app,
+        Method::GET,
+        "/api/v1/bars?symbol=BTCUSDT",
+        Some("tsr_0000"),
+        None,
+    )
+    .await;
+    r.problem(401, Some("unknown"));
+    let req = Request::builder()
+        .uri("/api/v1/bars?symbol=BTCUSDT")
+        .header(header::AUTHORIZATION, "Basic dXNlcjpwYXNz")
+        .body(Body::empty())
+        .unwrap();
+    raw(app, req).await.problem(401, Some("Bearer"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_loopback_reads_open_only_when_configured() {
+    let db = TestDb::sqlite().await;
+    seed(db.store()).await;
+    let from = |ip: [u8; 4]| {
+        let mut req = Request::builder()
+            .uri("/api/v1/instruments")
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 5555))));
+        req
+    };
+    let closed = app_for(db.store(), ApiConfig::default());
+    raw(&closed, from([127, 0, 0, 1])).await.problem(401, None);
+    let open = app_for(
+        db.store(),
+        ApiConfig {
+            open_read_on_loopback: true,
+            ..ApiConfig::default()
+        },
+    );
+    assert_eq!(raw(&open, from([127, 0, 0, 1])).await.status, 200);
+    raw(&open, from([10, 1, 2, 3])).await.problem(401, None);
+    // Mutations always need a token, even from loopback.
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/instruments")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"symbol":"ETHUSDT","venue":"sim"}"#))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555))));
+    raw(&open, req).await.problem(401, Some("trade"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_rate_limit_per_token_and_cors_off_by_default() {
+    let db = TestDb::sqlite().await;
+    let t = tokens(db.store()).await;
+    let app = app_for(
+        db.store(),
+        ApiConfig {
+            rate_limit_per_minute: 3,
+            ..ApiConfig::default()
+        },
+    );
+    for _ in 0..3 {
+        assert_eq!(get(&app, "/api/v1/instruments", &t.read).await.status, 200);
+    }
+    let r = get(&app, "/api/v1/instruments", &t.read).await;
+    r.problem(429, Some("rate limit"));
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    // Another token has its own budget.
+    assert_eq!(get(&app, "/api/v1/instruments", &t.trade).await.status, 200);
+
+    let preflight = |app: &Router| {
+        let app = app.clone();
+        async move {
+            let req = Request::builder()
+                .method(Method::GET)
+                .uri("/api/v1/health")
+                .header(header::ORIGIN, "https://evil.example")
+                .body(Body::empty())
+                .unwrap();
+            raw(&app, req).await
+        }
+    };
+    let r = preflight(&app).await;
+    assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    let cors = app_for(
+        db.store(),
+        ApiConfig {
+            cors_origins: vec!["https://evil.example".into()],
+            ..ApiConfig::default()
+        },
+    );
+    let r = preflight(&cors).await;
+    assert_eq!(
+        r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://evil.example"
+    );
+}
+
+async fn serve(store: &Store, config: ApiConfig) -> (SocketAddr, ApiState) {
+    let state = ApiState::new(store.clone(), config);
+    let app = router(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    (addr, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_full_stack_loopback_and_live_stream() {
+    let db = TestDb::sqlite().await;
+    let id = seed(db.store()).await;
+    let (addr, state) = serve(
+        db.store(),
+        ApiConfig {
+            open_read_on_loopback: true,
+            stream_poll_ms: 100,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("http://{addr}/api/v1/bars?symbol=BTCUSDT&limit=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["bars"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let mut res = client
+        .get(format!(
+            "http://{addr}/api/v1/stream?symbol=BTCUSDT&venue=sim"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut seen = String::new();
+    let mut next = async || {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&chunk).into_owned()
+    };
+    // The newest bar and quote come first …
+    while !(seen.contains("event: bar") && seen.contains("event: quote")) {
+        seen.push_str(&next().await);
+    }
+    assert!(seen.contains("2024-01-01T23:59:00Z"), "{seen}");
+    // … then a bar stored by another process (the poll finds it) …
+    let new_bar = walk(id, 1, 1440);
+    db.store()
+        .insert_bars(&new_bar, InsertOptions::default())
+        .await
+        .unwrap();
+    seen.clear();
+    while !seen.contains("2024-01-02T00:00:00Z") {
+        seen.push_str(&next().await);
+    }
+    // … and a pushed job event.
+    state.publish(tessera_api::LiveEvent::Job {
+        id: "42".into(),
+        kind: "backfill".into(),
+        status: "running".into(),
+    });
+    seen.clear();
+    while !seen.contains("event: job") {
+        seen.push_str(&next().await);
+    }
+    assert!(seen.contains("\"status\":\"running\""), "{seen}");
+}
+
+/// Open every dashboard page in headless Chromium against a server with demo
+/// data; check the chart is drawn and tables are filled; save screenshots
+/// under `target/screenshots/`. Skipped (loudly) without Chromium, except
+/// under `CI=true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_dashboard_in_headless_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var("CI").is_ok_and(|v| v != "true") || std::env::var("CI").is_err(),
+            "chromium is required under CI=true (apt-get install chromium)"
+        );
+        eprintln!(
+            "\n*** SKIPPED dashboard test: no chromium on PATH (apt-get install chromium) ***\n"
+        );
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    seed(db.store()).await;
+    let (run, trade, equity) = backtest_fixture();
+    db.store()
+        .insert_backtest(&run, &[trade], &equity)
+        .await
+        .unwrap();
+    db.store()
+        .enqueue_job(&tessera_storage::NewJob::new("reports", "{}"))
+        .await
+        .unwrap();
+    let (addr, _) = serve(
+        db.store(),
+        ApiConfig {
+            open_read_on_loopback: true,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = tempfile_dir();
+    let run = |args: Vec<String>| {
+        let chromium = chromium.to_string();
+        let profile = profile.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut cmd = std::process::Command::new(chromium);
+                cmd.args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    "--virtual-time-budget=8000",
+                    "--run-all-compositor-stages-before-draw",
+                ]);
+                cmd.arg(format!("--user-data-dir={profile}"));
+                cmd.args(args);
+                let out = cmd.output().unwrap();
+                (
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    for (page, size, must) in [
+        (
+            "markets",
+            "1280,900",
+            vec![
+                "data-drawn=\"1\"",
+                "BTCUSDT",
+                "42000.02",
+                "<td class=\"num\">1,430</td>",
+            ],
+        ),
+        ("portfolio", "1280,900", vec!["No account is connected"]),
+        (
+            "backtests",
+            "1280,900",
+            vec!["sma_cross", "data-points=\"2\"", "10500.00 USD"],
+        ),
+        ("models", "1280,900", vec!["No model registry"]),
+        (
+            "operations",
+            "1280,900",
+            vec!["ready", "BTCUSDT", "reports"],
+        ),
+        ("markets", "390,844", vec!["data-drawn=\"1\""]),
+    ] {
+        let url = format!("http://{addr}/#/{page}");
+        let (dom, err) = run(vec![
+            format!("--window-size={size}"),
+            "--dump-dom".into(),
+            url.clone(),
+        ])
+        .await;
+        assert!(
+            dom.contains("data-ready=\"1\""),
+            "{page} never finished loading: {err}\n{dom}"
+        );
+        assert!(
+            !dom.contains("class=\"banner\"") || dom.contains("banner\" hidden"),
+            "{page} shows an error banner: {dom}"
+        );
+        for m in must {
+            assert!(dom.contains(m), "{page} at {size}: missing {m:?}\n{dom}");
+        }
+        if page == "markets" {
+            let n: usize = dom
+                .split("data-bars=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            assert!(n > 50, "chart has {n} bars");
+        }
+        let name = if size.starts_with("390") {
+            format!("{page}-phone.png")
+        } else {
+            format!("{page}.png")
+        };
+        let path = shots.join(&name);
+        let _ = std::fs::remove_file(&path); // absent on the first run
+        run(vec![
+            format!("--window-size={size}"),
+            format!("--screenshot={}", path.display()),
+            url,
+        ])
+        .await;
+        assert!(
+            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
+            "no screenshot {name}"
+        );
+    }
+    let (dom, _) = run(vec![
+        "--window-size=1280,900".into(),
+        "--dump-dom".into(),
+        format!("http://{addr}/docs"),
+    ])
+    .await;
+    assert!(
+        dom.contains("/api/v1/bars") && dom.contains("problem-invalid-parameter"),
+        "{dom}"
+    );
+    run(vec![
+        "--window-size=1280,900".into(),
+        format!("--screenshot={}", shots.join("docs.png").display()),
+        format!("http://{addr}/docs"),
+    ])
+    .await;
+}
+
+fn tempfile_dir() -> String {
+    let dir = std::env::temp_dir().join(format!("tessera-chromium-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.display().to_string()
+}
+
+async fn jobs_and_backtests(app: &Router, store: &Store, t: &Tokens) {
+    let id = store
+        .enqueue_job(&tessera_storage::NewJob::new(
+            "reports",
+            r#"{"day":"2024-01-01"}"#,
+        ))
+        .await
+        .unwrap();
+    store.append_job_log(id, 1, "info", "hello").await.unwrap();
+    let l = get(app, "/api/v1/jobs?status=queued", &t.read).await.json();
+    let job = &l["jobs"][0];
+    assert_eq!(job["id"], id);
+    assert_eq!(job["type"], "reports");
+    assert_eq!(job["params"]["day"], "2024-01-01");
+    assert_eq!(job["status"], "queued");
+    assert_eq!(
+        get(app, "/api/v1/jobs?status=succeeded", &t.read)
+            .await
+            .json()["jobs"],
+        json!([])
+    );
+    get(app, "/api/v1/jobs?status=sleepy", &t.read)
+        .await
+        .problem(400, Some("status"));
+    get(app, "/api/v1/jobs?limit=0", &t.read)
+        .await
+        .problem(400, Some("limit"));
+    assert_eq!(
+        get(app, &format!("/api/v1/jobs/{id}"), &t.read)
+            .await
+            .json()["id"],
+        id
+    );
+    let logs = get(app, &format!("/api/v1/jobs/{id}/logs"), &t.read)
+        .await
+        .json();
+    assert_eq!(logs["lines"][0]["message"], "hello");
+    get(app, "/api/v1/jobs/777777", &t.read)
+        .await
+        .problem(404, None);
+    get(app, "/api/v1/jobs/x/logs", &t.read)
+        .await
+        .problem(400, Some("id"));
+    let cancel = format!("/api/v1/jobs/{id}/cancel");
+    call(app, Method::POST, &cancel, Some(&t.read), None)
+        .await
+        .problem(403, Some("trade"));
+    let r = call(app, Method::POST, &cancel, Some(&t.trade), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "cancelled");
+    let m = get(app, "/metrics", &t.read).await.text();
+    assert!(m.contains("tessera_jobs{status=\"cancelled\"} 1"), "{m}");
+
+    let (run, trade, equity) = backtest_fixture();
+    store
+        .insert_backtest(&run, &[trade], &equity)
+        .await
+        .unwrap();
+    let l = get(app, "/api/v1/backtests", &t.read).await.json();
+    assert_eq!(l["backtests"][0]["run_id"], "run-1");
+    assert_eq!(l["backtests"][0]["return_pct"], 5.0);
+    assert!(l["backtests"][0]["sharpe_ratio"].is_null());
+    let d = get(app, "/api/v1/backtests/run-1", &t.read).await.json();
+    assert_eq!(d["params"]["fast"], 10);
+    assert_eq!(d["strategy"], "sma_cross");
+    let tr = get(app, "/api/v1/backtests/run-1/trades", &t.read)
+        .await
+        .json();
+    assert_eq!(tr["trades"][0]["pnl"], "5");
+    let eq = get(app, "/api/v1/backtests/run-1/equity", &t.read)
+        .await
+        .json();
+    assert_eq!(eq["equity"].as_array().unwrap().len(), 2);
+    for p in [
+        "/api/v1/backtests/nope",
+        "/api/v1/backtests/nope/trades",
+        "/api/v1/backtests/nope/equity",
+    ] {
+        get(app, p, &t.read).await.problem(404, Some("nope"));
+    }
+}
+
+fn backtest_fixture() -> (
+    tessera_storage::BacktestRun,
+    tessera_storage::BacktestTrade,
+    Vec<(UnixNanos, f64)>,
+) {
+    let run = tessera_storage::BacktestRun {
+        run_id: "run-1".into(),
+        strategy: "sma_cross".into(),
+        params: r#"{"fast":10,"slow":20}"#.into(),
+        instruments: "BTCUSDT.sim".into(),
+        interval: "1m".into(),
+        data_from: UnixNanos::from_secs(DAY0).unwrap(),
+        data_to: UnixNanos::from_secs(DAY0 + 3600).unwrap(),
+        bars: 60,
+        data_source: "test".into(),
+        settings: "{}".into(),
+        code_version: "test".into(),
+        started_at: UnixNanos::from_secs(DAY0).unwrap(),
+        finished_at: UnixNanos::from_secs(DAY0 + 1).unwrap(),
+        equity_final: 10_500.0,
+        return_pct: 5.0,
+        sharpe_ratio: None,
+        max_drawdown_pct: -1.5,
+        trades: 1,
+        final_equity_exact: "10500.00 USD".into(),
+        stats: r#"{"Return [%]":5.0}"#.into(),
+    };
+    let trade = tessera_storage::BacktestTrade {
+        instrument: "BTCUSDT.sim".into(),
+        side: "long".into(),
+        size: "1".into(),
+        entry_time: UnixNanos::from_secs(DAY0 + 60).unwrap(),
+        exit_time: UnixNanos::from_secs(DAY0 + 600).unwrap(),
+        entry_price: "100".into(),
+        exit_price: "105".into(),
+        pnl: "5".into(),
+        commission: "0".into(),
+        return_pct: 5.0,
+        entry_bar: 1,
+        exit_bar: 10,
+    };
+    let equity = vec![
+        (UnixNanos::from_secs(DAY0).unwrap(), 10_000.0),
+        (UnixNanos::from_secs(DAY0 + 60).unwrap(), 10_500.0),
+    ];
+    (run, trade, equity)
+}

@@ -1,0 +1,9 @@
+//! Integration tests of `tessera-backtest` on the shared real data.
+//!
+//! The data lives outside the repository (`../shared/data` from the root).
+//! When it is missing the tests fail under `CI=true` and skip loudly otherwise.
+
+mod common;
+mod parity;
+mod strategies;
+mod sweeps;

@@ -1,0 +1,471 @@
+//! [`Engine`]: the event loop.
+//!
+//! Per market event, in this order: due timers fire; the venue sees the
+//! event and reports fills of working orders (an order decided on an earlier
+//! bar fills at this bar's open); the book marks the instrument; strategies
+//! see the event and queue commands, which go to the venue at once; the
+//! venue sees that the strategies are done (same-bar close fills); the
+//! equity point of the bar is recorded. Venue events are handled as they
+//! come, and strategies may react to them with more commands.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rust_decimal::Decimal;
+use tessera_analysis::{TradeBook, TradeRecord};
+use tessera_core::{Clock, SimClock, SystemClock, UnixNanos};
+use tessera_model::{ClientOrderId, Fill, Instrument, InstrumentId, Money, StrategyId};
+use tessera_strategy::{
+    BarHistory, BarValues, Command, Context, NoHistory, PortfolioView, Strategy, TimerEvent,
+};
+
+use crate::data::{DataSource, MarketEvent};
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::venue::{Venue, VenueEvent};
+
+/// A clock the engine can drive: historical clocks jump to each event's time, real ones ignore it.
+pub trait EngineClock: Clock {
+    /// Time has reached `t` in the event stream.
+    fn advance_to(&self, t: UnixNanos);
+}
+
+impl EngineClock for SimClock {
+    fn advance_to(&self, t: UnixNanos) {
+        self.set(t);
+    }
+}
+
+impl EngineClock for SystemClock {
+    fn advance_to(&self, _t: UnixNanos) {}
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineReport {
+    /// Label (open time) of each equity point: one per distinct bar label.
+    pub timestamps: Vec<UnixNanos>,
+    /// Equity after each labelled bar, in the account currency.
+    pub equity: Vec<f64>,
+    /// Closed round trips.
+    pub trades: Vec<TradeRecord>,
+    /// Every fill, in order.
+    pub fills: Vec<Fill>,
+    /// Exact equity at the end.
+    pub final_equity: Money,
+    /// Exact cash at the end.
+    pub final_cash: Money,
+    /// Commissions paid on all fills (open trades included).
+    pub commissions_paid: Money,
+    /// Signed positions at the end, per instrument.
+    pub final_positions: Vec<(InstrumentId, Decimal)>,
+    /// Orders rejected or cancelled by the venue, with the reason.
+    pub refused_orders: Vec<(ClientOrderId, String)>,
+}
+
+struct Slot {
+    id: StrategyId,
+    strategy: Box<dyn Strategy>,
+    next_order: u64,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("id", &self.id)
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The book as strategies see it.
+struct Book<'a> {
+    ledger: &'a Ledger,
+    index: &'a BTreeMap<InstrumentId, usize>,
+    open_orders: &'a [usize],
+}
+
+impl PortfolioView for Book<'_> {
+    fn position(&self, instrument: &InstrumentId) -> Decimal {
+        self.index
+            .get(instrument)
+            .map_or(Decimal::ZERO, |&i| self.ledger.quantity(i))
+    }
+    fn equity(&self) -> f64 {
+        self.ledger.equity_f64()
+    }
+    fn cash(&self) -> Money {
+        self.ledger.cash()
+    }
+    fn open_orders(&self, instrument: &InstrumentId) -> usize {
+        self.index
+            .get(instrument)
+            .map_or(0, |&i| self.open_orders[i])
+    }
+}
+
+/// The event loop, generic over its clock and venue.
+#[derive(Debug)]
+pub struct Engine<C: EngineClock, V: Venue> {
+    clock: C,
+    venue: V,
+    slots: Vec<Slot>,
+    instruments: Vec<Instrument>,
+    index: BTreeMap<InstrumentId, usize>,
+    ledger: Ledger,
+    trades: TradeBook,
+    fills: Vec<Fill>,
+    /// Which strategy and instrument each open order belongs to.
+    order_owner: BTreeMap<ClientOrderId, (usize, usize)>,
+    open_orders: Vec<usize>,
+    bar_index: Vec<usize>,
+    timers: BinaryHeap<Reverse<(UnixNanos, u64, usize, String)>>,
+    timer_seq: u64,
+    timestamps: Vec<UnixNanos>,
+    equity: Vec<f64>,
+    refused: Vec<(ClientOrderId, String)>,
+    commands: Vec<Command>,
+    events: Vec<VenueEvent>,
+    equity_before_strategies: bool,
+}
+
+impl<C: EngineClock, V: Venue> Engine<C, V> {
+    /// An engine trading `instruments` with `cash` at `leverage` on `venue`.
+    ///
+    /// # Errors
+    /// When the venue cannot register the instruments or the ledger refuses them.
+    pub fn new(
+        clock: C,
+        mut venue: V,
+        instruments: Vec<Instrument>,
+        cash: Money,
+        leverage: Decimal,
+    ) -> Result<Self> {
+        venue.register(&instruments)?;
+        let index = instruments
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.id, i))
+            .collect();
+        let n = instruments.len();
+        Ok(Self {
+            clock,
+            venue,
+            slots: Vec::new(),
+            ledger: Ledger::new(cash, leverage, &instruments)?,
+            instruments,
+            index,
+            trades: TradeBook::new(),
+            fills: Vec::new(),
+            order_owner: BTreeMap::new(),
+            open_orders: vec![0; n],
+            bar_index: vec![0; n],
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            timestamps: Vec::new(),
+            equity: Vec::new(),
+            refused: Vec::new(),
+            commands: Vec::new(),
+            events: Vec::new(),
+            equity_before_strategies: false,
+        })
+    }
+
+    /// Add a strategy under `id` (ids prefix its order ids, so keep them unique).
+    pub fn add_strategy(&mut self, id: StrategyId, strategy: Box<dyn Strategy>) {
+        self.slots.push(Slot {
+            id,
+            strategy,
+            next_order: 0,
+        });
+    }
+
+    /// Record each bar's equity point before the strategies act on the bar instead of after.
+    ///
+    /// Only differs with same-bar close fills: backtesting.py (`trade_on_close=True`) records
+    /// equity before the close fill's commission; Tessera by default after it.
+    pub fn set_equity_before_strategies(&mut self, yes: bool) {
+        self.equity_before_strategies = yes;
+    }
+
+    /// The venue.
+    #[must_use]
+    pub fn venue(&self) -> &V {
+        &self.venue
+    }
+
+    /// The engine's book.
+    #[must_use]
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Largest warm-up among the strategies.
+    #[must_use]
+    pub fn warmup_bars(&self) -> usize {
+        self.slots
+            .iter()
+            .map(|s| s.strategy.warmup_bars())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Run a callback of strategy `s` with a fresh context, then route its commands.
+    fn call<F>(
+        &mut self,
+        s: usize,
+        history: &dyn BarHistory,
+        values: BarValues,
+        bar_index: usize,
+        f: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut dyn Strategy, &mut Context<'_>) -> tessera_strategy::Result<()>,
+    {
+        let now = self.clock.now();
+        let slot = &mut self.slots[s];
+        let book = Book {
+            ledger: &self.ledger,
+            index: &self.index,
+            open_orders: &self.open_orders,
+        };
+        let mut ctx = Context::new(
+            now,
+            &slot.id,
+            &book,
+            history,
+            values,
+            bar_index,
+            &mut self.commands,
+            &mut slot.next_order,
+        );
+        f(slot.strategy.as_mut(), &mut ctx).map_err(|source| Error::Strategy {
+            strategy: slot.id.to_string(),
+            source,
+        })?;
+        if !self.commands.is_empty() {
+            self.route_commands(s)?;
+        }
+        Ok(())
+    }
+
+    fn route_commands(&mut self, s: usize) -> Result<()> {
+        let now = self.clock.now();
+        let commands = std::mem::take(&mut self.commands);
+        for c in commands {
+            let mut events = std::mem::take(&mut self.events);
+            match c {
+                Command::Submit { id, intent } => {
+                    let i = self
+                        .index
+                        .get(&intent.instrument)
+                        .copied()
+                        .unwrap_or(usize::MAX);
+                    if i != usize::MAX {
+                        self.open_orders[i] += 1;
+                    }
+                    self.order_owner.insert(id.clone(), (s, i));
+                    self.venue.submit(id, &intent, now, &mut events)?;
+                }
+                Command::Cancel { id } => self.venue.cancel(&id, now, &mut events)?,
+                Command::Modify { id, change } => {
+                    self.venue.modify(&id, &change, now, &mut events)?
+                }
+                Command::SetTimer { at, name } => {
+                    self.timer_seq += 1;
+                    self.timers.push(Reverse((at, self.timer_seq, s, name)));
+                }
+            }
+            self.handle_venue_events(&mut events)?;
+            events.clear();
+            self.events = events;
+        }
+        Ok(())
+    }
+
+    fn handle_venue_events(&mut self, events: &mut Vec<VenueEvent>) -> Result<()> {
+        for ev in std::mem::take(events) {
+            match ev {
+                VenueEvent::Fill { instrument, fill } => {
+                    self.ledger.apply_fill(instrument, &fill)?;
+                    let mult = self
+                        .instruments
+                        .get(instrument)
+                        .map_or(Decimal::ONE, |i| i.multiplier);
+                    let bar = self.bar_index[instrument].saturating_sub(1);
+                    self.trades.on_fill(
+                        fill.instrument,
+                        fill.side,
+                        fill.quantity,
+                        fill.price,
+                        fill.commission.amount,
+                        fill.ts_event,
+                        bar,
+                        mult,
+                    )?;
+                    if let Some(&(s, _)) = self.order_owner.get(&fill.client_order_id) {
+                        let f = fill.clone();
+                        self.call(s, &NoHistory, BarValues::default(), bar, |st, ctx| {
+                            st.on_fill(ctx, &f)
+                        })?;
+                    }
+                    self.fills.push(fill);
+                }
+                VenueEvent::Update(u) => {
+                    let owner = self.order_owner.get(&u.client_order_id).copied();
+                    if u.status.is_terminal() {
+                        if let Some((_, i)) = owner
+                            && let Some(c) = self.open_orders.get_mut(i)
+                        {
+                            *c = c.saturating_sub(1);
+                        }
+                        self.order_owner.remove(&u.client_order_id);
+                        if matches!(
+                            u.status,
+                            tessera_model::OrderStatus::Rejected
+                                | tessera_model::OrderStatus::Cancelled
+                                | tessera_model::OrderStatus::Expired
+                        ) {
+                            self.refused.push((
+                                u.client_order_id.clone(),
+                                u.reason.clone().unwrap_or_default(),
+                            ));
+                        }
+                    }
+                    if let Some((s, i)) = owner {
+                        let bar = self.bar_index.get(i).map_or(0, |b| b.saturating_sub(1));
+                        self.call(s, &NoHistory, BarValues::default(), bar, |st, ctx| {
+                            st.on_order_update(ctx, &u)
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fire_timers(&mut self, until: UnixNanos) -> Result<()> {
+        while let Some(Reverse((at, _, _, _))) = self.timers.peek() {
+            if *at > until {
+                break;
+            }
+            let Some(Reverse((at, _, s, name))) = self.timers.pop() else {
+                break;
+            };
+            self.clock.advance_to(at);
+            let t = TimerEvent { name, at };
+            self.call(s, &NoHistory, BarValues::default(), 0, |st, ctx| {
+                st.on_timer(ctx, &t)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Replay `data` to the end and report.
+    ///
+    /// # Errors
+    /// The first strategy, venue or bookkeeping error; the run stops there.
+    pub fn run<D: DataSource>(mut self, data: &mut D) -> Result<EngineReport> {
+        if data
+            .instruments()
+            .iter()
+            .map(|i| i.id)
+            .ne(self.instruments.iter().map(|i| i.id))
+        {
+            return Err(Error::Data(
+                "the data source's instruments differ from the engine's".into(),
+            ));
+        }
+        for s in 0..self.slots.len() {
+            self.call(s, &NoHistory, BarValues::default(), 0, |st, ctx| {
+                st.on_start(ctx)
+            })?;
+        }
+        let mut events = Vec::new();
+        while let Some(ev) = data.next_event() {
+            let t = ev.time();
+            if !self.timers.is_empty() {
+                self.fire_timers(t)?;
+            }
+            self.clock.advance_to(t);
+            match ev {
+                MarketEvent::Bar {
+                    instrument: i,
+                    bar,
+                    values,
+                } => {
+                    self.bar_index[i] += 1;
+                    self.venue.on_bar(i, &bar, &mut events)?;
+                    if !events.is_empty() {
+                        self.handle_venue_events(&mut events)?;
+                    }
+                    self.ledger.mark(i, bar.close, values.close);
+                    let early = self
+                        .equity_before_strategies
+                        .then(|| self.ledger.equity_f64());
+                    let bi = self.bar_index[i] - 1;
+                    for s in 0..self.slots.len() {
+                        self.call(s, data.history(i), values, bi, |st, ctx| {
+                            st.on_bar(ctx, &bar)
+                        })?;
+                    }
+                    self.venue.on_bar_processed(i, &bar, &mut events)?;
+                    if !events.is_empty() {
+                        self.handle_venue_events(&mut events)?;
+                    }
+                    let e = early.unwrap_or_else(|| self.ledger.equity_f64());
+                    if self.timestamps.last() == Some(&bar.open_time) {
+                        if let Some(last) = self.equity.last_mut() {
+                            *last = e;
+                        }
+                    } else {
+                        self.timestamps.push(bar.open_time);
+                        self.equity.push(e);
+                    }
+                }
+                MarketEvent::Quote {
+                    instrument: i,
+                    quote,
+                } => {
+                    self.venue.on_quote(i, &quote, &mut events)?;
+                    if !events.is_empty() {
+                        self.handle_venue_events(&mut events)?;
+                    }
+                    let mid = tessera_model::Price::new(quote.mid())?;
+                    self.ledger.mark(i, mid, mid.to_f64());
+                    for s in 0..self.slots.len() {
+                        self.call(
+                            s,
+                            data.history(i),
+                            BarValues::default(),
+                            self.bar_index[i].saturating_sub(1),
+                            |st, ctx| st.on_quote(ctx, &quote),
+                        )?;
+                    }
+                }
+            }
+        }
+        for s in 0..self.slots.len() {
+            self.call(s, &NoHistory, BarValues::default(), 0, |st, ctx| {
+                st.on_stop(ctx)
+            })?;
+        }
+        let final_positions = self
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.id, self.ledger.quantity(i)))
+            .collect();
+        Ok(EngineReport {
+            timestamps: self.timestamps,
+            equity: self.equity,
+            trades: self.trades.into_closed(),
+            fills: self.fills,
+            final_equity: self.ledger.equity(),
+            final_cash: self.ledger.cash(),
+            commissions_paid: self.ledger.commissions(),
+            final_positions,
+            refused_orders: self.refused,
+        })
+    }
+}

@@ -1,0 +1,400 @@
+//! [`PaperBroker`]: the backtest's simulated venue behind the [`Broker`] trait,
+//! with its book persisted so it survives restarts.
+//!
+//! Matching, fill models, costs and slippage are [`SimVenue`]'s, unchanged,
+//! so paper trading fills exactly as the backtest would on the same data.
+//! After every change the broker stores its book (open orders, fills, trade
+//! counter) under `paper:<account>` **before** reporting the change: a crash
+//! between a paper fill and its booking in the order stack is healed by
+//! [`Broker::fills_since`] at recovery.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tessera_core::UnixNanos;
+use tessera_engine::{SimConfig, SimVenue, Venue, VenueEvent};
+use tessera_execution::broker::OrderChange;
+use tessera_execution::{Broker, BrokerEvent, BrokerOrder, MarketUpdate};
+use tessera_model::{
+    Account, ClientOrderId, Fill, Instrument, InstrumentId, Money, Order, OrderStatus, Quantity,
+    TradeId,
+};
+use tessera_storage::Store;
+use tessera_strategy::{OrderIntent, OrderModify, OrderQty};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Book {
+    next_trade: u64,
+    fills: Vec<Fill>,
+    open: Vec<Order>,
+}
+
+/// The paper broker.
+#[derive(Debug)]
+pub struct PaperBroker {
+    store: Store,
+    key: String,
+    sim: SimVenue,
+    instruments: Vec<Instrument>,
+    index: BTreeMap<InstrumentId, usize>,
+    book: Book,
+    cash: Money,
+    /// Extra delay before an order reaches the simulated market, in nanoseconds of market time.
+    latency: i64,
+    delayed: Vec<(UnixNanos, Order)>,
+}
+
+fn intent(order: &Order, quantity: Quantity) -> OrderIntent {
+    let r = &order.request;
+    OrderIntent {
+        instrument: r.instrument,
+        side: r.side,
+        quantity: OrderQty::Units(quantity),
+        order_type: r.order_type,
+        limit_price: r.limit_price,
+        stop_price: r.stop_price,
+        time_in_force: r.time_in_force,
+    }
+}
+
+fn broker_err(e: impl std::fmt::Display) -> tessera_execution::Error {
+    tessera_execution::Error::Broker {
+        broker: "paper".into(),
+        message: e.to_string(),
+        retryable: false,
+    }
+}
+
+impl PaperBroker {
+    /// Open (or resume) the paper account `account` trading `instruments` with the simulator settings `config`.
+    ///
+    /// # Errors
+    /// Storage failures, unreadable stored state, instruments the simulator refuses.
+    pub async fn open(
+        store: Store,
+        account: &str,
+        config: SimConfig,
+        instruments: &[Instrument],
+        latency_nanos: i64,
+    ) -> Result<Self> {
+        let key = format!("paper:{account}");
+        let book: Book = match store.state(&key).await? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| Error::PaperState {
+                key: key.clone(),
+                reason: e.to_string(),
+            })?,
+            None => Book::default(),
+        };
+        let cash = config.cash;
+        let mut sim = SimVenue::new(config);
+        sim.register(instruments)?;
+        let index: BTreeMap<InstrumentId, usize> = instruments
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.id, i))
+            .collect();
+        for f in &book.fills {
+            if let Some(&i) = index.get(&f.instrument) {
+                sim.restore_fill(i, f)?;
+            }
+        }
+        let mut me = Self {
+            store,
+            key,
+            sim,
+            instruments: instruments.to_vec(),
+            index,
+            book,
+            cash,
+            latency: latency_nanos.max(0),
+            delayed: Vec::new(),
+        };
+        // Orders working before the restart work again, for what is left of them.
+        let mut scratch = Vec::new();
+        for o in me.book.open.clone() {
+            if me.index.contains_key(&o.request.instrument) && !o.leaves_quantity().is_zero() {
+                me.sim.submit(
+                    o.client_order_id.clone(),
+                    &intent(&o, o.leaves_quantity()),
+                    o.updated_at,
+                    &mut scratch,
+                )?;
+            }
+        }
+        Ok(me)
+    }
+
+    async fn save(&self) -> tessera_execution::Result<()> {
+        let text = serde_json::to_string(&self.book).map_err(broker_err)?;
+        self.store.set_state(&self.key, &text).await?;
+        Ok(())
+    }
+
+    /// Turn the simulator's events into broker events, keeping the book.
+    fn translate(
+        &mut self,
+        events: Vec<VenueEvent>,
+    ) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        let mut out = Vec::new();
+        for ev in events {
+            match ev {
+                VenueEvent::Fill { fill, .. } => {
+                    self.book.next_trade += 1;
+                    let fill = Fill {
+                        trade_id: TradeId::new(&format!("paper-{}", self.book.next_trade))?,
+                        ..fill
+                    };
+                    if let Some(o) = self
+                        .book
+                        .open
+                        .iter_mut()
+                        .find(|o| o.client_order_id == fill.client_order_id)
+                    {
+                        o.filled_quantity = o.filled_quantity.checked_add(fill.quantity)?;
+                    }
+                    self.book.fills.push(fill.clone());
+                    out.push(BrokerEvent::Fill(fill));
+                }
+                VenueEvent::Update(u) => {
+                    let id = u.client_order_id.clone();
+                    let event = match u.status {
+                        OrderStatus::Accepted => Some(BrokerEvent::Accepted {
+                            broker_order_id: Some(format!("paper-{id}")),
+                            id: id.clone(),
+                        }),
+                        OrderStatus::Rejected => Some(BrokerEvent::Rejected {
+                            id: id.clone(),
+                            reason: u.reason.unwrap_or_else(|| "rejected".into()),
+                        }),
+                        OrderStatus::Cancelled => Some(BrokerEvent::Cancelled {
+                            id: id.clone(),
+                            reason: u.reason,
+                        }),
+                        OrderStatus::Expired => Some(BrokerEvent::Expired { id: id.clone() }),
+                        // Fills carry these.
+                        _ => None,
+                    };
+                    if u.status.is_terminal() {
+                        self.book.open.retain(|o| o.client_order_id != id);
+                    }
+                    out.extend(event);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn finish(
+        &mut self,
+        events: Vec<VenueEvent>,
+    ) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.translate(events)?;
+        self.save().await?;
+        Ok(out)
+    }
+
+    fn release_delayed(
+        &mut self,
+        now: UnixNanos,
+        out: &mut Vec<VenueEvent>,
+    ) -> tessera_execution::Result<()> {
+        let due: Vec<Order> = {
+            let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
+                .into_iter()
+                .partition(|(t, _)| *t <= now);
+            self.delayed = keep;
+            due.into_iter().map(|(_, o)| o).collect()
+        };
+        for o in due {
+            self.sim
+                .submit(
+                    o.client_order_id.clone(),
+                    &intent(&o, o.request.quantity),
+                    now,
+                    out,
+                )
+                .map_err(broker_err)?;
+        }
+        Ok(())
+    }
+}
+
+impl Broker for PaperBroker {
+    fn name(&self) -> &str {
+        "paper"
+    }
+
+    async fn submit(
+        &mut self,
+        order: &Order,
+        now: UnixNanos,
+    ) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        if self
+            .book
+            .open
+            .iter()
+            .any(|o| o.client_order_id == order.client_order_id)
+            || self
+                .book
+                .fills
+                .iter()
+                .any(|f| f.client_order_id == order.client_order_id)
+        {
+            // A broker refuses a client order id it has seen: a resend after a crash is harmless.
+            return Ok(vec![BrokerEvent::Rejected {
+                id: order.client_order_id.clone(),
+                reason: "duplicate client order id".into(),
+            }]);
+        }
+        self.book.open.push(order.clone());
+        let mut events = Vec::new();
+        if self.latency > 0 {
+            self.delayed
+                .push((UnixNanos(now.0 + self.latency), order.clone()));
+            self.save().await?;
+            return Ok(Vec::new());
+        }
+        self.sim
+            .submit(
+                order.client_order_id.clone(),
+                &intent(order, order.request.quantity),
+                now,
+                &mut events,
+            )
+            .map_err(broker_err)?;
+        let out = self.translate(events)?;
+        self.save().await?;
+        Ok(out)
+    }
+
+    async fn cancel(
+        &mut self,
+        id: &ClientOrderId,
+        now: UnixNanos,
+    ) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        if let Some(k) = self
+            .delayed
+            .iter()
+            .position(|(_, o)| &o.client_order_id == id)
+        {
+            self.delayed.remove(k);
+            self.book.open.retain(|o| &o.client_order_id != id);
+            self.save().await?;
+            return Ok(vec![BrokerEvent::Cancelled {
+                id: id.clone(),
+                reason: Some("cancelled before reaching the market".into()),
+            }]);
+        }
+        let mut events = Vec::new();
+        self.sim.cancel(id, now, &mut events).map_err(broker_err)?;
+        self.finish(events).await
+    }
+
+    async fn modify(
+        &mut self,
+        id: &ClientOrderId,
+        change: OrderChange,
+        now: UnixNanos,
+    ) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        let mut events = Vec::new();
+        let m = OrderModify {
+            quantity: change.quantity,
+            limit_price: change.limit_price,
+            stop_price: change.stop_price,
+        };
+        self.sim
+            .modify(id, &m, now, &mut events)
+            .map_err(broker_err)?;
+        self.finish(events).await
+    }
+
+    async fn open_orders(&mut self) -> tessera_execution::Result<Vec<BrokerOrder>> {
+        Ok(self
+            .book
+            .open
+            .iter()
+            .map(|o| BrokerOrder {
+                client_order_id: o.client_order_id.clone(),
+                broker_order_id: Some(format!("paper-{}", o.client_order_id)),
+                instrument: o.request.instrument,
+                status: if o.filled_quantity.is_zero() {
+                    OrderStatus::Accepted
+                } else {
+                    OrderStatus::PartiallyFilled
+                },
+                filled_quantity: o.filled_quantity,
+            })
+            .collect())
+    }
+
+    async fn fills_since(&mut self, since: UnixNanos) -> tessera_execution::Result<Vec<Fill>> {
+        Ok(self
+            .book
+            .fills
+            .iter()
+            .filter(|f| f.ts_event >= since)
+            .cloned()
+            .collect())
+    }
+
+    async fn positions(&mut self) -> tessera_execution::Result<Vec<(InstrumentId, Decimal)>> {
+        let ledger = self.sim.ledger().map_err(broker_err)?;
+        Ok(self
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.id, ledger.quantity(i)))
+            .collect())
+    }
+
+    async fn account(&mut self) -> tessera_execution::Result<Account> {
+        let ledger = self.sim.ledger().map_err(broker_err)?;
+        let mut a = Account::cash("paper", Money::zero(self.cash.currency))?;
+        a.leverage = ledger.leverage();
+        let cash = ledger.cash();
+        a.balances.insert(
+            cash.currency,
+            tessera_model::Balance {
+                currency: cash.currency,
+                total: cash.amount,
+                locked: Decimal::ZERO,
+            },
+        );
+        Ok(a)
+    }
+
+    async fn on_market(
+        &mut self,
+        update: MarketUpdate<'_>,
+        now: UnixNanos,
+    ) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        let mut events = Vec::new();
+        if !self.delayed.is_empty() {
+            self.release_delayed(now, &mut events)?;
+        }
+        let instrument = match update {
+            MarketUpdate::Bar(b) | MarketUpdate::BarProcessed(b) => b.instrument,
+            MarketUpdate::Quote(q) => q.instrument,
+        };
+        let Some(&i) = self.index.get(&instrument) else {
+            return self.finish(events).await;
+        };
+        match update {
+            MarketUpdate::Bar(b) => self.sim.on_bar(i, b, &mut events),
+            MarketUpdate::BarProcessed(b) => self.sim.on_bar_processed(i, b, &mut events),
+            MarketUpdate::Quote(q) => self.sim.on_quote(i, q, &mut events),
+        }
+        .map_err(broker_err)?;
+        self.finish(events).await
+    }
+
+    async fn poll_events(&mut self) -> tessera_execution::Result<Vec<BrokerEvent>> {
+        Ok(Vec::new())
+    }
+}

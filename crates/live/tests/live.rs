@@ -1,0 +1,434 @@
+//! Live engine tests: backtest/paper parity, restart continuity and crash recovery of the order stack.
+
+use std::sync::mpsc::sync_channel;
+
+use rust_decimal::Decimal;
+use tessera_core::{SimClock, UnixNanos};
+use tessera_engine::{
+    BarSeries, Commission, Engine, EngineReport, MarketEvent, SeriesSource, SimConfig, SimVenue,
+};
+use tessera_execution::{Broker, OrderStack};
+use tessera_live::{LiveSource, PaperBroker, TradingVenue, VenueSettings};
+use tessera_model::{
+    ClientOrderId, Instrument, InstrumentId, InstrumentKind, Interval, Money, OrderRequest,
+    OrderStatus, OrderType, Quantity, Side, StrategyId, TimeInForce,
+};
+use tessera_risk::{RiskEngine, RiskLimits};
+use tessera_storage::Store;
+use tessera_storage::testing::TestDb;
+use tessera_strategy::Params;
+
+const T0: i64 = 1_709_290_800_000_000_000; // 2024-03-01T11:00:00Z
+const MIN: i64 = 60_000_000_000;
+
+fn instrument() -> Instrument {
+    Instrument::with_defaults(
+        InstrumentId::parse("BTCUSDT", "sim").unwrap(),
+        InstrumentKind::Crypto,
+    )
+    .unwrap()
+}
+
+/// A deterministic zig-zag market with drift, in cents.
+fn series(n: usize) -> BarSeries {
+    let inst = instrument();
+    let mut s = BarSeries {
+        instrument: inst,
+        interval: Interval::M1,
+        price_scale: 2,
+        volume_scale: 0,
+        open_time: Vec::new(),
+        open: Vec::new(),
+        high: Vec::new(),
+        low: Vec::new(),
+        close: Vec::new(),
+        volume: Vec::new(),
+    };
+    let mut px: i64 = 1_000_000;
+    for i in 0..n {
+        let wave = ((i as f64) / 7.0).sin() * 900.0 + ((i as f64) / 23.0).cos() * 1500.0;
+        let next = 1_000_000 + wave as i64 + (i as i64) * 3;
+        let (o, c) = (px, next);
+        s.open_time.push(T0 + i as i64 * MIN);
+        s.open.push(o);
+        s.close.push(c);
+        s.high.push(o.max(c) + 150);
+        s.low.push(o.min(c) - 150);
+        s.volume.push(1_000);
+        px = c;
+    }
+    s
+}
+
+fn sim_config(cash: Money) -> SimConfig {
+    let mut c = SimConfig::new(cash);
+    c.commission = Commission::rate(Decimal::new(1, 3));
+    c
+}
+
+fn strategy() -> Box<dyn tessera_strategy::Strategy> {
+    tessera_strategy::build(
+        "sma_cross",
+        &Params::parse(["fast=5", "slow=12", "size=2"]).unwrap(),
+    )
+    .unwrap()
+}
+
+fn cash() -> Money {
+    Money::new(Decimal::from(1_000_000), instrument().quote_currency)
+}
+
+fn backtest(s: &BarSeries) -> EngineReport {
+    let inst = instrument();
+    let mut e = Engine::new(
+        SimClock::new(UnixNanos(T0)),
+        SimVenue::new(sim_config(cash())),
+        vec![inst],
+        cash(),
+        Decimal::ONE,
+    )
+    .unwrap();
+    e.add_strategy(StrategyId::new("sma_cross").unwrap(), strategy());
+    let series = [s.clone()];
+    e.run(&mut SeriesSource::new(&series).unwrap()).unwrap()
+}
+
+/// Run the live engine (paper broker, accelerated clock = event time) over bars `[from, to)` of `s`.
+async fn live(store: &Store, s: &BarSeries, from: usize, to: usize, run: &str) -> EngineReport {
+    let inst = instrument();
+    let store = store.clone();
+    let s = s.clone();
+    let run = run.to_string();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let broker = handle
+            .block_on(PaperBroker::open(
+                store.clone(),
+                "paper",
+                sim_config(cash()),
+                std::slice::from_ref(&inst),
+                0,
+            ))
+            .unwrap();
+        let stack = handle
+            .block_on(OrderStack::load(
+                store.clone(),
+                "paper",
+                inst.quote_currency,
+                std::slice::from_ref(&inst),
+            ))
+            .unwrap();
+        let settings = VenueSettings {
+            capital: cash(),
+            run_prefix: run,
+            live_from: UnixNanos(0),
+            halt_on_difference: true,
+            reconcile_every: 10 * MIN,
+        };
+        let venue = TradingVenue::new(
+            handle.clone(),
+            broker,
+            stack,
+            RiskEngine::new(RiskLimits::default()).unwrap(),
+            settings,
+            UnixNanos(T0),
+        )
+        .unwrap();
+        let mut e = Engine::new(
+            SimClock::new(UnixNanos(T0)),
+            venue,
+            vec![inst.clone()],
+            cash(),
+            Decimal::ONE,
+        )
+        .unwrap();
+        e.add_strategy(StrategyId::new("sma_cross").unwrap(), strategy());
+        let (tx, rx) = sync_channel(16);
+        let feeder = std::thread::spawn(move || {
+            for i in from..to {
+                tx.send(MarketEvent::Bar {
+                    instrument: 0,
+                    bar: s.bar(i),
+                    values: s.values(i),
+                })
+                .unwrap();
+            }
+        });
+        let report = e.run(&mut LiveSource::new(vec![inst], rx, 100)).unwrap();
+        feeder.join().unwrap();
+        report
+    })
+    .await
+    .unwrap()
+}
+
+fn key(r: &EngineReport) -> Vec<(String, Side, String, String, String, UnixNanos)> {
+    r.fills
+        .iter()
+        .map(|f| {
+            (
+                f.client_order_id.to_string(),
+                f.side,
+                f.price.to_string(),
+                f.quantity.to_string(),
+                f.commission.amount.normalize().to_string(),
+                f.ts_event,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_parity_backtest_and_paper_trading_same_orders_and_fills() {
+    let s = series(400);
+    let bt = backtest(&s);
+    assert!(
+        bt.fills.len() >= 10,
+        "the strategy trades: {} fills",
+        bt.fills.len()
+    );
+    for db in TestDb::all().await {
+        let store = db.store();
+        let lv = live(store, &s, 0, s.len(), "r1").await;
+        assert_eq!(
+            key(&lv),
+            key(&bt),
+            "{}: same fills, same order ids, same times",
+            store.backend()
+        );
+        assert_eq!(lv.final_equity, bt.final_equity);
+        assert_eq!(lv.final_positions, bt.final_positions);
+        // Every order is stored under the run-prefixed id the broker saw, and filled.
+        let orders = store.orders(None).await.unwrap();
+        let mut bt_ids: Vec<String> = bt
+            .fills
+            .iter()
+            .map(|f| format!("r1-{}", f.client_order_id))
+            .collect();
+        bt_ids.dedup();
+        let stored: Vec<String> = orders
+            .iter()
+            .map(|o| o.order.client_order_id.to_string())
+            .collect();
+        for id in &bt_ids {
+            assert!(stored.contains(id), "{id} stored");
+        }
+        assert!(orders.iter().all(|o| o.order.status == OrderStatus::Filled));
+        assert_eq!(store.fills().await.unwrap().len(), bt.fills.len());
+        assert!(
+            !store.account_history("paper").await.unwrap().is_empty(),
+            "account value history recorded"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_restart_continues_without_duplicates() {
+    let s = series(400);
+    let bt = backtest(&s);
+    for db in TestDb::all().await {
+        let store = db.store();
+        live(store, &s, 0, 200, "r1").await;
+        let second = live(store, &s, 200, 400, "r2").await;
+        // The second run starts from the stored book: its final position is the backtest's.
+        assert_eq!(
+            second.final_positions,
+            bt.final_positions,
+            "{}",
+            store.backend()
+        );
+        let fills = store.fills().await.unwrap();
+        let mut ids: Vec<_> = fills
+            .iter()
+            .map(|f| (f.broker.clone(), f.fill.trade_id.to_string()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), fills.len(), "no trade booked twice");
+        let stored_pos: Decimal = store
+            .positions()
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.position.quantity)
+            .sum();
+        assert_eq!(stored_pos, bt.final_positions[0].1);
+        // The paper broker's own book agrees.
+        let mut broker = PaperBroker::open(
+            store.clone(),
+            "paper",
+            sim_config(cash()),
+            &[instrument()],
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(broker.positions().await.unwrap()[0].1, stored_pos);
+    }
+}
+
+fn request(qty: &str) -> OrderRequest {
+    OrderRequest {
+        strategy: StrategyId::new("s").unwrap(),
+        instrument: instrument().id,
+        side: Side::Buy,
+        order_type: OrderType::Market,
+        quantity: Quantity::parse(qty).unwrap(),
+        limit_price: None,
+        stop_price: None,
+        time_in_force: TimeInForce::Gtc,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_recovery_after_crash_between_store_and_send_and_between_fill_and_booking() {
+    let s = series(5);
+    for db in TestDb::all().await {
+        let store = db.store();
+        let inst = instrument();
+        let risk = RiskEngine::new(RiskLimits::default()).unwrap();
+        let mut broker = PaperBroker::open(
+            store.clone(),
+            "paper",
+            sim_config(cash()),
+            std::slice::from_ref(&inst),
+            0,
+        )
+        .await
+        .unwrap();
+        let mut stack = OrderStack::load(
+            store.clone(),
+            "paper",
+            inst.quote_currency,
+            std::slice::from_ref(&inst),
+        )
+        .await
+        .unwrap();
+        let now = UnixNanos(T0);
+        let approve = |stack: &OrderStack, q: &str| {
+            risk.check(
+                request(q),
+                &stack.risk_state(
+                    &StrategyId::new("s").unwrap(),
+                    &inst.id,
+                    Some(s.bar(0).close),
+                    now,
+                ),
+            )
+            .unwrap()
+        };
+        // Crash 1: stored as created, never sent.
+        let a = approve(&stack, "1");
+        stack
+            .create(ClientOrderId::new("a").unwrap(), a, now)
+            .await
+            .unwrap();
+        // Crash 2: sent and filled at the broker, the fill never booked here.
+        let b = approve(&stack, "2");
+        let order = stack
+            .create(ClientOrderId::new("b").unwrap(), b, now)
+            .await
+            .unwrap();
+        stack
+            .mark_submitted(&order.client_order_id, now)
+            .await
+            .unwrap();
+        let mut sent = order.clone();
+        sent.status = OrderStatus::Submitted;
+        broker.submit(&sent, now).await.unwrap();
+        broker
+            .on_market(
+                tessera_execution::MarketUpdate::BarProcessed(&s.bar(0)),
+                now,
+            )
+            .await
+            .unwrap();
+        let filled = broker
+            .on_market(
+                tessera_execution::MarketUpdate::Bar(&s.bar(1)),
+                UnixNanos(T0 + 2 * MIN),
+            )
+            .await
+            .unwrap();
+        assert!(
+            filled
+                .iter()
+                .any(|e| matches!(e, tessera_execution::BrokerEvent::Fill(_))),
+            "the broker filled b"
+        );
+        drop(stack);
+        drop(broker);
+        // Restart.
+        let mut broker = PaperBroker::open(
+            store.clone(),
+            "paper",
+            sim_config(cash()),
+            std::slice::from_ref(&inst),
+            0,
+        )
+        .await
+        .unwrap();
+        let mut stack = OrderStack::load(
+            store.clone(),
+            "paper",
+            inst.quote_currency,
+            std::slice::from_ref(&inst),
+        )
+        .await
+        .unwrap();
+        let report = stack
+            .recover(&mut broker, UnixNanos(T0 + 3 * MIN))
+            .await
+            .unwrap();
+        assert_eq!(
+            report.never_sent,
+            [ClientOrderId::new("a").unwrap()],
+            "{}",
+            store.backend()
+        );
+        assert_eq!(report.fills_booked, 1);
+        let a = store
+            .order(&ClientOrderId::new("a").unwrap())
+            .await
+            .unwrap()
+            .order;
+        assert_eq!(a.status, OrderStatus::Rejected);
+        assert!(a.reject_reason.unwrap().starts_with("never sent"));
+        assert_eq!(
+            store
+                .order(&ClientOrderId::new("b").unwrap())
+                .await
+                .unwrap()
+                .order
+                .status,
+            OrderStatus::Filled
+        );
+        assert_eq!(stack.instrument_position(&inst.id), Decimal::from(2));
+        // A resend of a known id is refused by the broker, not executed twice.
+        let again = broker.submit(&sent, now).await.unwrap();
+        assert!(
+            matches!(&again[0], tessera_execution::BrokerEvent::Rejected { reason, .. } if reason.contains("duplicate"))
+        );
+        // Recovery is idempotent.
+        assert_eq!(
+            stack
+                .recover(&mut broker, UnixNanos(T0 + 4 * MIN))
+                .await
+                .unwrap(),
+            Default::default()
+        );
+        // Kill switch: persisted, blocks new orders.
+        stack.set_kill_switch(true).await.unwrap();
+        let st = stack.risk_state(
+            &StrategyId::new("s").unwrap(),
+            &inst.id,
+            Some(s.bar(0).close),
+            now,
+        );
+        assert!(risk.check(request("1"), &st).is_err());
+        let reloaded = OrderStack::load(store.clone(), "paper", inst.quote_currency, &[inst])
+            .await
+            .unwrap();
+        assert!(reloaded.kill_switch());
+    }
+}

@@ -1,0 +1,147 @@
+//! Moving-average crossover: backtesting.py's classic `SmaCross`.
+
+use std::sync::Arc;
+
+use tessera_model::{Bar, InstrumentId};
+
+use super::{Mode, SIZING_PARAMS, VolEstimate, close_and_enter, positive};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::indicators::Sma;
+use crate::params::Params;
+use crate::sizing::Sizing;
+use crate::strategy::Strategy;
+
+/// Fast and slow SMA series shared across sweep runs, indexed by bar.
+type Precomputed = (Arc<[f64]>, Arc<[f64]>);
+
+/// Buys when the fast SMA of closes crosses above the slow one and sells (or,
+/// long-only, closes) when it crosses below. A cross is strict on both bars:
+/// `fast[t−1] < slow[t−1]` and `fast[t] > slow[t]`, as backtesting.py's `crossover`.
+#[derive(Debug)]
+pub struct SmaCross {
+    fast_n: usize,
+    slow_n: usize,
+    mode: Mode,
+    sizing: Sizing,
+    fast: Sma,
+    slow: Sma,
+    precomputed: Option<Precomputed>,
+    prev: Option<(f64, f64)>,
+    vol: VolEstimate,
+    instrument: Option<InstrumentId>,
+}
+
+impl SmaCross {
+    /// Parameters `fast`, `slow`, `mode` and sizing (see the module table).
+    ///
+    /// # Errors
+    /// [`Error::Param`] for unknown names, zero lengths or `fast ≥ slow`.
+    pub fn from_params(p: &Params) -> Result<Self> {
+        const NAME: &str = "sma_cross";
+        let mut known = vec!["fast", "slow", "mode"];
+        known.extend_from_slice(SIZING_PARAMS);
+        p.check_known(NAME, &known)?;
+        let fast = positive(NAME, "fast", p.get_or(NAME, "fast", 10)?)?;
+        let slow = positive(NAME, "slow", p.get_or(NAME, "slow", 20)?)?;
+        if fast >= slow {
+            return Err(Error::Param {
+                strategy: NAME.into(),
+                param: "fast".into(),
+                reason: format!("{fast} must be below slow {slow}"),
+            });
+        }
+        Ok(Self {
+            fast_n: fast,
+            slow_n: slow,
+            mode: Mode::from_params(NAME, p, Mode::LongShort)?,
+            sizing: Sizing::from_params(NAME, p)?,
+            fast: Sma::new(fast),
+            slow: Sma::new(slow),
+            precomputed: None,
+            prev: None,
+            vol: VolEstimate::from_params(NAME, p)?,
+            instrument: None,
+        })
+    }
+
+    /// The `(fast, slow)` lengths.
+    #[must_use]
+    pub fn lengths(&self) -> (usize, usize) {
+        (self.fast_n, self.slow_n)
+    }
+
+    /// Use SMA series computed once for the whole data (indexed by bar index, `NaN` in warm-up)
+    /// instead of streaming ones: sweeps share them across runs.
+    #[must_use]
+    pub fn with_precomputed(mut self, fast: Arc<[f64]>, slow: Arc<[f64]>) -> Self {
+        self.precomputed = Some((fast, slow));
+        self
+    }
+}
+
+impl Strategy for SmaCross {
+    fn name(&self) -> &str {
+        "sma_cross"
+    }
+
+    fn warmup_bars(&self) -> usize {
+        self.slow_n - 1
+    }
+
+    fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar) -> Result<()> {
+        let instrument = *self.instrument.get_or_insert(bar.instrument);
+        if instrument != bar.instrument {
+            return Ok(());
+        }
+        let close = ctx.values().close;
+        let (f, s) = match &self.precomputed {
+            Some((f, s)) => {
+                let i = ctx.bar_index();
+                (
+                    f.get(i).copied().unwrap_or(f64::NAN),
+                    s.get(i).copied().unwrap_or(f64::NAN),
+                )
+            }
+            None => (
+                self.fast.update(close).unwrap_or(f64::NAN),
+                self.slow.update(close).unwrap_or(f64::NAN),
+            ),
+        };
+        if self.sizing.needs_vol() {
+            self.vol.update(close);
+        }
+        if f.is_nan() || s.is_nan() {
+            self.prev = None;
+            return Ok(());
+        }
+        if let Some((pf, ps)) = self.prev {
+            if pf < ps && f > s {
+                close_and_enter(
+                    ctx,
+                    instrument,
+                    true,
+                    &self.sizing,
+                    close,
+                    self.vol.annual(),
+                )?;
+            } else if ps < pf && s > f {
+                match self.mode {
+                    Mode::LongShort => close_and_enter(
+                        ctx,
+                        instrument,
+                        false,
+                        &self.sizing,
+                        close,
+                        self.vol.annual(),
+                    )?,
+                    Mode::LongOnly => {
+                        ctx.close_position(instrument)?;
+                    }
+                }
+            }
+        }
+        self.prev = Some((f, s));
+        Ok(())
+    }
+}

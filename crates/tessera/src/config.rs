@@ -1,0 +1,677 @@
+//! Configuration: one TOML file, every key overridable from the environment.
+//!
+//! Precedence, lowest first: built-in defaults, the TOML file (`--config
+//! PATH`, else `./tessera.toml` when present), then environment variables
+//! `TESSERA_<SECTION>_<KEY>` (`TESSERA_DATA_DIR`, `TESSERA_DATABASE_URL`,
+//! `TESSERA_VENUES_BINANCE_REST_URL`, …). The override names are derived
+//! from the defaults, so a key added to [`Config`] is overridable without
+//! further work. Every refusal names the key, the value and what was expected.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable prefix.
+const ENV_PREFIX: &str = "TESSERA";
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Config {
+    /// Folder for the SQLite file, artefacts and backups.
+    pub(crate) data_dir: PathBuf,
+    /// Log filter when `RUST_LOG` is unset (`info`, `tessera=debug,sqlx=warn`, …).
+    pub(crate) log_level: String,
+    /// Database settings.
+    pub(crate) database: DatabaseConfig,
+    /// Market data venues.
+    pub(crate) venues: VenuesConfig,
+    /// Market data collection (`tessera data …`).
+    pub(crate) collector: CollectorConfig,
+    /// Model artefact storage (`tessera model …`).
+    pub(crate) artefacts: ArtefactsConfig,
+    /// Pre-trade risk limits and reconciliation (`tessera trade`).
+    pub(crate) risk: RiskConfig,
+    /// The paper broker's costs and latency (`tessera trade --broker paper`).
+    pub(crate) paper: PaperConfig,
+    /// The HTTP API and dashboard.
+    pub(crate) api: ApiSection,
+    /// Workers and the scheduler loop (`tessera up`, `tessera worker`).
+    pub(crate) scheduler: SchedulerSettings,
+    /// `[[schedules]]`: when jobs and pipelines run; empty means the default `eod` pipeline.
+    pub(crate) schedules: Vec<tessera_scheduler::ScheduleConfig>,
+}
+
+/// `[scheduler]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SchedulerSettings {
+    /// Jobs one `tessera up` or `tessera worker` process runs at the same time.
+    pub(crate) worker_concurrency: u32,
+    /// Seconds a worker's lease on a job lasts without a heartbeat (a dead worker's job is retried after it).
+    pub(crate) lease_secs: u64,
+    /// Attempts of a job before it fails for good.
+    pub(crate) max_attempts: u32,
+    /// Seconds before the second attempt; doubles with each attempt (at most 10 minutes).
+    pub(crate) backoff_secs: u64,
+    /// Milliseconds between polls of an empty queue.
+    pub(crate) poll_ms: u64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            worker_concurrency: 2,
+            lease_secs: 30,
+            max_attempts: 3,
+            backoff_secs: 10,
+            poll_ms: 200,
+        }
+    }
+}
+
+/// `[api]`: the HTTP API and dashboard (`tessera serve`, `tessera up`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ApiSection {
+    /// Address to listen on; 127.0.0.1 keeps the API on this machine.
+    pub(crate) bind: String,
+    /// TCP port.
+    pub(crate) port: u16,
+    /// Allow reads without a token from 127.0.0.1 / ::1 (mutations always need a token).
+    pub(crate) open_read_on_loopback: bool,
+    /// Comma-separated origins allowed by CORS; empty turns CORS off.
+    pub(crate) cors_origins: String,
+    /// Requests per minute per token (or per address for open reads); 0 = unlimited.
+    pub(crate) rate_limit_per_minute: u32,
+    /// Largest request body accepted, bytes.
+    pub(crate) body_limit_bytes: u64,
+    /// Largest page a request may ask for (`limit`).
+    pub(crate) max_page_size: u64,
+    /// How often the live stream polls the database, milliseconds.
+    pub(crate) stream_poll_ms: u64,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1".into(),
+            port: 8080,
+            open_read_on_loopback: false,
+            cors_origins: String::new(),
+            rate_limit_per_minute: 600,
+            body_limit_bytes: 65_536,
+            max_page_size: 10_000,
+            stream_poll_ms: 1000,
+        }
+    }
+}
+
+/// `[risk]`: pre-trade limits; an empty string or 0 disables a limit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RiskConfig {
+    /// Largest quantity of one order, in units.
+    pub(crate) max_order_quantity: String,
+    /// Largest notional of one order, in the account currency.
+    pub(crate) max_order_notional: String,
+    /// Largest absolute net position per instrument (all strategies), in units.
+    pub(crate) max_position_per_instrument: String,
+    /// Largest absolute position of one strategy in one instrument, in units.
+    pub(crate) max_position_per_strategy: String,
+    /// Most orders working at once; 0 = no limit.
+    pub(crate) max_open_orders: u32,
+    /// Largest distance of a limit or stop price from the last price, in percent.
+    pub(crate) price_collar_pct: String,
+    /// Largest loss of one strategy today, in the account currency.
+    pub(crate) max_daily_loss_per_strategy: String,
+    /// Largest loss of the account today, in the account currency.
+    pub(crate) max_daily_loss_account: String,
+    /// `HH:MM-HH:MM` UTC, optionally followed by ` weekdays`; empty = always.
+    pub(crate) trading_hours: String,
+    /// Halt an instrument when our position differs from the broker's.
+    pub(crate) halt_on_difference: bool,
+    /// Seconds of market time between reconciliations, kill-switch checks and account snapshots.
+    pub(crate) reconcile_seconds: u64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        Self {
+            max_order_quantity: String::new(),
+            max_order_notional: String::new(),
+            max_position_per_instrument: String::new(),
+            max_position_per_strategy: String::new(),
+            max_open_orders: 0,
+            price_collar_pct: "10".into(),
+            max_daily_loss_per_strategy: String::new(),
+            max_daily_loss_account: String::new(),
+            trading_hours: String::new(),
+            halt_on_difference: true,
+            reconcile_seconds: 60,
+        }
+    }
+}
+
+impl RiskConfig {
+    /// The limits as the risk engine takes them.
+    ///
+    /// # Errors
+    /// A message naming the key whose value is not a number or a valid window.
+    pub(crate) fn limits(&self) -> Result<tessera_risk::RiskLimits> {
+        let dec = |key: &str, v: &str| -> Result<Option<rust_decimal::Decimal>> {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|e| anyhow!("config key `risk.{key}` = {v:?}: {e}"))
+        };
+        Ok(tessera_risk::RiskLimits {
+            max_order_quantity: dec("max_order_quantity", &self.max_order_quantity)?,
+            max_order_notional: dec("max_order_notional", &self.max_order_notional)?,
+            max_position_per_instrument: dec(
+                "max_position_per_instrument",
+                &self.max_position_per_instrument,
+            )?,
+            max_position_per_strategy: dec(
+                "max_position_per_strategy",
+                &self.max_position_per_strategy,
+            )?,
+            max_open_orders: (self.max_open_orders > 0).then_some(self.max_open_orders as usize),
+            price_collar_pct: dec("price_collar_pct", &self.price_collar_pct)?,
+            max_daily_loss_per_strategy: dec(
+                "max_daily_loss_per_strategy",
+                &self.max_daily_loss_per_strategy,
+            )?,
+            max_daily_loss_account: dec("max_daily_loss_account", &self.max_daily_loss_account)?,
+            trading_hours: if self.trading_hours.trim().is_empty() {
+                None
+            } else {
+                Some(
+                    tessera_risk::TradingHours::parse(&self.trading_hours)
+                        .map_err(|e| anyhow!("config key `risk.trading_hours`: {e}"))?,
+                )
+            },
+        })
+    }
+}
+
+/// `[paper]`: the paper broker.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PaperConfig {
+    /// Commission as a fraction of notional (0.001 = 0.1 %).
+    pub(crate) commission_rate: String,
+    /// Slippage of market and stop fills, in basis points.
+    pub(crate) slippage_bps: String,
+    /// Delay before an order reaches the simulated market, in milliseconds of market time.
+    pub(crate) latency_ms: u64,
+}
+
+impl Default for PaperConfig {
+    fn default() -> Self {
+        Self {
+            commission_rate: "0".into(),
+            slippage_bps: "0".into(),
+            latency_ms: 0,
+        }
+    }
+}
+
+/// `[artefacts]`: where trained models are stored (`{namespace}/models/{name}/{version}/`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ArtefactsConfig {
+    /// A folder, `file:///folder` or `s3://bucket[/prefix]`; empty means `<data_dir>/artefacts`.
+    pub(crate) url: String,
+    /// First path segment under the store (empty means `default`).
+    pub(crate) namespace: String,
+    /// Endpoint of an S3-compatible service (MinIO, GCS); empty for AWS.
+    pub(crate) s3_endpoint: String,
+    /// S3 region; empty means `us-east-1`.
+    pub(crate) s3_region: String,
+    /// S3 access key id; empty means the AWS_* environment or instance credentials.
+    pub(crate) s3_access_key_id: String,
+    /// S3 secret access key.
+    pub(crate) s3_secret_access_key: String,
+}
+
+/// `[collector]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct CollectorConfig {
+    /// Top of book stored: `minute` (last quote of each minute), `every` (each update) or `off`.
+    pub(crate) quotes: String,
+    /// Symbols backfilled at the same time.
+    pub(crate) backfill_concurrency: u32,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            quotes: "minute".into(),
+            backfill_concurrency: 4,
+        }
+    }
+}
+
+/// `[venues.eod]`: a generic HTTP CSV source of end-of-day bars.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct EodConfig {
+    /// Venue name its instruments are stored under.
+    pub(crate) venue: String,
+    /// URL of one symbol's daily CSV; `{symbol}` and `{symbol_lower}` are replaced.
+    pub(crate) url_template: String,
+}
+
+impl Default for EodConfig {
+    fn default() -> Self {
+        Self {
+            venue: "stooq".into(),
+            url_template: "https://stooq.com/q/d/l/?s={symbol_lower}&i=d".into(),
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`; empty means `sqlite://<data_dir>/tessera.db`.
+    pub(crate) url: String,
+}
+
+/// `[venues]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct VenuesConfig {
+    /// `[venues.binance]`
+    pub(crate) binance: BinanceConfig,
+    /// `[venues.sim]`
+    pub(crate) sim: SimConfig,
+    /// `[venues.eod]`
+    pub(crate) eod: EodConfig,
+}
+
+/// `[venues.binance]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BinanceConfig {
+    /// REST base URL.
+    pub(crate) rest_url: String,
+    /// WebSocket base URL.
+    pub(crate) ws_url: String,
+    /// Most request weight used per minute (Binance allows 6,000 per IP).
+    pub(crate) weight_budget: u32,
+    /// Timeout of one REST request, seconds.
+    pub(crate) timeout_secs: u64,
+    /// Retries of a failing request (429, 418, 5xx, timeouts) before giving up.
+    pub(crate) max_retries: u32,
+}
+
+impl Default for BinanceConfig {
+    fn default() -> Self {
+        Self {
+            rest_url: "https://api.binance.com".into(),
+            ws_url: "wss://stream.binance.com:9443".into(),
+            weight_budget: 3_000,
+            timeout_secs: 10,
+            max_retries: 8,
+        }
+    }
+}
+
+/// `[venues.sim]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SimConfig {
+    /// Market seconds per real second (1 = real time, 600 = ten minutes a second).
+    pub(crate) speed: f64,
+    /// Seed of the simulated market; the same seed gives the same market.
+    pub(crate) seed: u64,
+    /// Days of simulated history available to backfill.
+    pub(crate) history_days: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            speed: 1.0,
+            seed: 42,
+            history_days: 7,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./tessera-data"),
+            log_level: "info".into(),
+            database: DatabaseConfig::default(),
+            venues: VenuesConfig::default(),
+            collector: CollectorConfig::default(),
+            artefacts: ArtefactsConfig::default(),
+            risk: RiskConfig::default(),
+            paper: PaperConfig::default(),
+            api: ApiSection::default(),
+            scheduler: SchedulerSettings::default(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Load from `path` (or `./tessera.toml` when present), then apply environment overrides.
+    ///
+    /// # Errors
+    /// A message naming the file, key, value and expectation.
+    pub(crate) fn load(path: Option<&Path>) -> Result<Self> {
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("TESSERA_"))
+            .collect();
+        let (text, source) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?,
+                Some(p.to_path_buf()),
+            ),
+            None if Path::new("tessera.toml").exists() => (
+                std::fs::read_to_string("tessera.toml").context("cannot read ./tessera.toml")?,
+                Some(PathBuf::from("tessera.toml")),
+            ),
+            None => (String::new(), None),
+        };
+        Self::from_parts(&text, source.as_deref(), &env)
+    }
+
+    /// Build from TOML text and environment pairs (testable without touching the process).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub(crate) fn from_parts(
+        toml_text: &str,
+        source: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Self> {
+        let where_ =
+            source.map_or_else(|| "configuration".to_string(), |p| p.display().to_string());
+        let mut value = toml::Value::try_from(Self::default()).context("defaults serialise")?;
+        let file: toml::Table = toml_text
+            .parse()
+            .map_err(|e: toml::de::Error| anyhow!("{where_}: {}", e.to_string().trim()))?;
+        merge(&mut value, toml::Value::Table(file));
+        // Check the file alone first so its errors name the file.
+        let from_file: Self = value
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow!("{where_}: {}", e.to_string().trim()))?;
+        let defaults = toml::Value::try_from(Self::default()).context("defaults serialise")?;
+        let mut overrides = Vec::new();
+        collect_keys(&defaults, &mut Vec::new(), &mut overrides);
+        for (k, v) in env {
+            let Some(path) = overrides
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, p)| p.clone())
+            else {
+                if k.starts_with("TESSERA_") && !KNOWN_NON_CONFIG_ENV.contains(&k.as_str()) {
+                    tracing::warn!(variable = %k, "environment variable looks like a Tessera setting but matches no config key");
+                }
+                continue;
+            };
+            let default_leaf = lookup(&defaults, &path).expect("key from defaults");
+            let parsed = parse_like(default_leaf, v).map_err(|expected| {
+                anyhow!(
+                    "environment variable {k}={v:?} (config key `{}`): expected {expected}",
+                    path.join(".")
+                )
+            })?;
+            set(&mut value, &path, parsed);
+        }
+        let cfg: Self = if env.is_empty() {
+            from_file
+        } else {
+            value.try_into().map_err(|e: toml::de::Error| {
+                anyhow!("environment overrides: {}", e.to_string().trim())
+            })?
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.venues.sim.speed > 0.0 && self.venues.sim.speed.is_finite()) {
+            bail!(
+                "config key `venues.sim.speed` = {}: expected a positive number of market seconds per second",
+                self.venues.sim.speed
+            );
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!(
+                "config key `database.url` = {url:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB"
+            );
+        }
+        if tessera_data::quotes::QuoteMode::parse(&self.collector.quotes).is_err() {
+            bail!(
+                "config key `collector.quotes` = {:?}: expected minute, every or off",
+                self.collector.quotes
+            );
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| anyhow!("config key `log_level` = {:?}: expected a log filter like `info` or `tessera=debug` ({e})", self.log_level))?;
+        Ok(())
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data folder.
+    #[must_use]
+    pub(crate) fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            format!("sqlite://{}", self.data_dir.join("tessera.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Every config key with its environment variable name (checked against the example file).
+    #[cfg(test)]
+    pub(crate) fn env_names() -> Vec<(String, String)> {
+        let defaults = toml::Value::try_from(Self::default()).expect("defaults serialise");
+        let mut out = Vec::new();
+        collect_keys(&defaults, &mut Vec::new(), &mut out);
+        out.into_iter()
+            .map(|(env, path)| (path.join("."), env))
+            .collect()
+    }
+}
+
+/// Environment variables that start with `TESSERA_` but are not config keys.
+const KNOWN_NON_CONFIG_ENV: &[&str] = &["TESSERA_TEST_POSTGRES_URL", "TESSERA_CONFIG"];
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn collect_keys(v: &toml::Value, path: &mut Vec<String>, out: &mut Vec<(String, Vec<String>)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, child) in t {
+                path.push(k.clone());
+                collect_keys(child, path, out);
+                path.pop();
+            }
+        }
+        _ => {
+            let name = std::iter::once(ENV_PREFIX.to_string())
+                .chain(path.iter().map(|p| p.to_ascii_uppercase()))
+                .collect::<Vec<_>>()
+                .join("_");
+            out.push((name, path.clone()));
+        }
+    }
+}
+
+fn lookup<'a>(v: &'a toml::Value, path: &[String]) -> Option<&'a toml::Value> {
+    path.iter().try_fold(v, |cur, k| cur.get(k))
+}
+
+fn set(v: &mut toml::Value, path: &[String], new: toml::Value) {
+    let mut cur = v;
+    for k in &path[..path.len() - 1] {
+        if cur.get(k).is_none()
+            && let toml::Value::Table(t) = cur
+        {
+            t.insert(k.clone(), toml::Value::Table(toml::Table::new()));
+        }
+        cur = cur.get_mut(k).expect("inserted above");
+    }
+    if let toml::Value::Table(t) = cur {
+        t.insert(path[path.len() - 1].clone(), new);
+    }
+}
+
+/// Parse an environment string as the same TOML type as the default value.
+fn parse_like(default: &toml::Value, s: &str) -> std::result::Result<toml::Value, &'static str> {
+    match default {
+        toml::Value::String(_) => Ok(toml::Value::String(s.to_string())),
+        toml::Value::Integer(_) => s
+            .trim()
+            .parse()
+            .map(toml::Value::Integer)
+            .map_err(|_| "an integer"),
+        toml::Value::Float(_) => s
+            .trim()
+            .parse()
+            .map(toml::Value::Float)
+            .map_err(|_| "a number"),
+        toml::Value::Boolean(_) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Ok(toml::Value::Boolean(false)),
+            _ => Err("true or false"),
+        },
+        _ => s.parse::<toml::Value>().map_err(|_| "a TOML value"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn test_defaults() {
+        let c = Config::from_parts("", None, &[]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./tessera-data"));
+        assert_eq!(c.database_url(), "sqlite://./tessera-data/tessera.db");
+    }
+
+    #[test]
+    fn test_env_overrides_file() {
+        let toml = "data_dir = \"/tmp/a\"\n[database]\nurl = \"sqlite:///tmp/x.db\"\n[venues.sim]\nspeed = 60.0\n";
+        let c = Config::from_parts(
+            toml,
+            None,
+            &env(&[
+                ("TESSERA_DATA_DIR", "/tmp/b"),
+                ("TESSERA_VENUES_BINANCE_REST_URL", "http://127.0.0.1:9000"),
+                ("TESSERA_VENUES_SIM_SEED", "7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/b"));
+        assert_eq!(c.database_url(), "sqlite:///tmp/x.db");
+        assert_eq!(c.venues.binance.rest_url, "http://127.0.0.1:9000");
+        assert_eq!(c.venues.sim.seed, 7);
+        assert!((c.venues.sim.speed - 60.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn test_errors_name_key_value_and_expectation() {
+        let e = Config::from_parts(
+            "[venues.sim]\nspeed = \"fast\"\n",
+            Some(Path::new("t.toml")),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml") && e.contains("speed") && e.contains("fast"),
+            "{e}"
+        );
+        let e = Config::from_parts("", None, &env(&[("TESSERA_VENUES_SIM_SEED", "abc")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("TESSERA_VENUES_SIM_SEED") && e.contains("abc") && e.contains("integer"),
+            "{e}"
+        );
+        let e = Config::from_parts("[database]\nurl = \"mysql://x\"\n", None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database.url") && e.contains("mysql://x"), "{e}");
+        let e = Config::from_parts("[databse]\nurl = \"x\"\n", None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("databse"), "{e}");
+        let e = Config::from_parts("[venues.sim]\nspeed = -1.0\n", None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("venues.sim.speed"), "{e}");
+    }
+
+    #[test]
+    fn test_every_key_has_an_env_name() {
+        let names = Config::env_names();
+        for want in [
+            "TESSERA_DATA_DIR",
+            "TESSERA_DATABASE_URL",
+            "TESSERA_VENUES_BINANCE_WS_URL",
+            "TESSERA_VENUES_SIM_SPEED",
+        ] {
+            assert!(
+                names.iter().any(|(_, e)| e == want),
+                "{want} missing from {names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_example_file_parses_and_documents_every_key() {
+        let text = include_str!("../../../tessera.example.toml");
+        let c = Config::from_parts(text, Some(Path::new("tessera.example.toml")), &[]).unwrap();
+        assert_eq!(c, Config::default(), "the example shows the defaults");
+        for (key, env) in Config::env_names() {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(
+                text.contains(leaf) && text.contains(&env),
+                "{key} / {env} undocumented in tessera.example.toml"
+            );
+        }
+    }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Run sma_cross(10, 20) on the same 1M one-minute bars in peer tools and print timings as JSON.
+
+    python3 tools/backtest/make_1m_bars.py 1000000 /tmp/btcusdt_1m_1M.csv
+    /usr/bin/time -v python3 tools/backtest/bench_peers.py backtestingpy /tmp/btcusdt_1m_1M.csv
+    /usr/bin/time -v python3 tools/backtest/bench_peers.py backtrader /tmp/btcusdt_1m_1M.csv
+    python3 tools/backtest/bench_peers.py vectorbt-sweep /tmp/btcusdt_1m_1M.csv
+
+Same settings as `cargo bench -p tessera-backtest`: cash 1,000,000, commission 0.1 %, close-and-reverse at the
+next open, whole units. `load_s` is CSV parsing into the tool's structure, `run_s` the backtest itself.
+"""
+import json
+import sys
+import time
+import warnings
+
+import pandas as pd
+
+
+def load(path):
+    t = time.perf_counter()
+    df = pd.read_csv(path, index_col="timestamp", parse_dates=True)
+    df.columns = ["Open", "High", "Low", "Close", "Volume"]
+    return df, time.perf_counter() - t
+
+
+def backtestingpy(path):
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import SMA
+
+    class SmaCross(Strategy):
+        def init(self):
+            self.a = self.I(SMA, self.data.Close, 10)
+            self.b = self.I(SMA, self.data.Close, 20)
+
+        def next(self):
+            if crossover(self.a, self.b):
+                self.position.close()
+                self.buy()
+            elif crossover(self.b, self.a):
+                self.position.close()
+                self.sell()
+
+    df, load_s = load(path)
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = Backtest(df, SmaCross, cash=1_000_000, commission=0.001, exclusive_orders=True).run()
+    return {"tool": "backtesting.py", "bars": len(df), "load_s": load_s, "run_s": time.perf_counter() - t, "trades": int(s["# Trades"])}
+
+
+def backtrader(path):
+    import backtrader as bt
+
+    class SmaCross(bt.Strategy):
+        def __init__(self):
+            self.cross = bt.ind.CrossOver(bt.ind.SMA(period=10), bt.ind.SMA(period=20))
+
+        def next(self):
+            if self.cross > 0:
+                self.order_target_size(target=int(self.broker.getvalue() * 0.99 / self.data.close[0]))
+            elif self.cross < 0:
+                self.order_target_size(target=-int(self.broker.getvalue() * 0.99 / self.data.close[0]))
+
+    df, load_s = load(path)
+    t = time.perf_counter()
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=df, timeframe=bt.TimeFrame.Minutes))
+    cerebro.addstrategy(SmaCross)
+    cerebro.broker.setcash(1_000_000)
+    cerebro.broker.setcommission(commission=0.001)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="t")
+    r = cerebro.run()[0]
+    closed = r.analyzers.t.get_analysis().get("total", {}).get("closed", 0)
+    return {"tool": "backtrader", "bars": len(df), "load_s": load_s, "run_s": time.perf_counter() - t, "trades": closed}
+
+
+def vectorbt_sweep(path):
+    import numpy as np
+    import vectorbt as vbt
+
+    df, load_s = load(path)
+    close = df["Close"]
+    fast = np.arange(5, 55, 5)
+    slow = np.arange(60, 260, 20)
+    out = {"tool": "vectorbt", "bars": len(df), "load_s": load_s}
+    for label in ("sweep_cold_s", "sweep_warm_s"):
+        t = time.perf_counter()
+        f = vbt.MA.run(close, fast, short_name="f")
+        s = vbt.MA.run(close, slow, short_name="s")
+        fe, se = f.ma.vbt.tile(len(slow), axis=1), s.ma.vbt.repeat(len(fast), axis=1)
+        fe.columns = se.columns = range(len(fast) * len(slow))
+        entries = fe.vbt.crossed_above(se)
+        exits = fe.vbt.crossed_below(se)
+        pf = vbt.Portfolio.from_signals(close, entries, exits, short_entries=exits, short_exits=entries, fees=0.001, init_cash=1_000_000)
+        pf.sharpe_ratio()
+        out[label] = time.perf_counter() - t
+    out["pairs"] = len(fast) * len(slow)
+    return out
+
+
+if __name__ == "__main__":
+    tool, path = sys.argv[1], sys.argv[2]
+    t0 = time.perf_counter()
+    res = {"backtestingpy": backtestingpy, "backtrader": backtrader, "vectorbt-sweep": vectorbt_sweep}[tool](path)
+    res["total_s"] = time.perf_counter() - t0
+    print(json.dumps(res))
