@@ -29,6 +29,7 @@ pub mod registry;
 pub mod rng;
 pub mod service;
 pub mod split;
+pub mod strategy;
 pub mod stream;
 #[cfg(test)]
 mod stubs;
