@@ -1,10 +1,9 @@
 //! The built-in job types: their parameters, and the handlers that need
-//! nothing beyond storage (`noop`, `cleaners`, `reports`).
+//! nothing beyond storage (`noop`, `cleaners`, `reports`, `backups`).
 //!
-//! The binary plugs in the handlers whose work lives in other crates
-//! (`data_backfill` and `daily_price_update` from `tessera-data`, …); the
-//! rest fail with "handler not available in this build" until their crates
-//! provide one.
+//! The binary plugs in the handlers whose work lives in crates above this
+//! one (data collection, systems, orders, models, backtests): dependencies
+//! point down, so this crate knows their parameters but not their code.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,28 +44,189 @@ pub struct DailyPriceUpdateParams {
 }
 impl Validate for DailyPriceUpdateParams {}
 
-/// `run_systems`: run trading systems to get their optimal positions.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Check that `s` is a positive decimal number written plainly (`100000`, `0.5`).
+fn positive_decimal(key: &str, s: &str) -> std::result::Result<(), String> {
+    let t = s.trim();
+    let plain = !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.matches('.').count() <= 1;
+    match t.parse::<f64>() {
+        Ok(v) if plain && v > 0.0 => Ok(()),
+        _ => Err(format!("{key} = {s:?}: expected a positive decimal number")),
+    }
+}
+
+/// Check that `s` is a non-negative decimal number written plainly (`0`, `2.5`).
+fn non_negative_decimal(key: &str, s: &str) -> std::result::Result<(), String> {
+    if s.trim().parse::<f64>().is_ok_and(|v| v == 0.0) {
+        return Ok(());
+    }
+    positive_decimal(key, s).map_err(|_| format!("{key} = {s:?}: expected a decimal number ≥ 0"))
+}
+
+/// Check strategy parameters given as `K=V` items.
+fn key_values(key: &str, items: &StringList) -> std::result::Result<(), String> {
+    match items
+        .0
+        .iter()
+        .find(|p| p.split_once('=').is_none_or(|(k, _)| k.trim().is_empty()))
+    {
+        Some(bad) => Err(format!("{key}: {bad:?} is not KEY=VALUE")),
+        None => Ok(()),
+    }
+}
+
+/// Check a name that becomes an id or a file name (letters, digits, `_`, `-`, `.`).
+fn plain_name(key: &str, s: &str) -> std::result::Result<(), String> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(format!(
+            "{key} = {s:?}: expected 1-64 letters, digits, '_', '-' or '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// Check an interval such as `1m`, `5m`, `1h`, `1d`.
+fn interval(key: &str, s: Option<&str>) -> std::result::Result<(), String> {
+    match s {
+        None => Ok(()),
+        Some(v) => {
+            let (n, unit) = v.split_at(v.len().saturating_sub(1));
+            if n.parse::<u32>().is_ok_and(|n| n > 0) && matches!(unit, "s" | "m" | "h" | "d" | "w")
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{key} = {v:?}: expected an interval like 1m, 1h, 1d"
+                ))
+            }
+        }
+    }
+}
+
+fn default_strategy() -> String {
+    "sma_cross".into()
+}
+fn default_capital() -> String {
+    "100000".into()
+}
+fn default_lookback() -> u32 {
+    2_000
+}
+fn default_zero() -> String {
+    "0".into()
+}
+
+/// `run_systems`: run a trading system (a built-in strategy over stored
+/// bars) for each symbol and store the position it holds at the last bar as
+/// the symbol's target (optimal) position.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSystemsParams {
-    /// Systems to run (default: all).
+    /// System name; targets and orders carry it as their strategy id (default: the strategy name).
     #[serde(default)]
-    pub systems: StringList,
+    pub system: Option<String>,
+    /// Built-in strategy (`sma_cross`, `ewmac`, `breakout`, `rsi_reversion`, `buy_hold`, …).
+    #[serde(default = "default_strategy")]
+    pub strategy: String,
+    /// Strategy parameters, `K=V` items (an array or `fast=10,slow=30`).
+    #[serde(default)]
+    pub params: StringList,
+    /// Symbols (default: every registered one with bars).
+    #[serde(default)]
+    pub symbols: StringList,
+    /// Only this venue.
+    #[serde(default)]
+    pub venue: Option<String>,
+    /// Bar interval (default: the interval collected for the symbol, else `1d`).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Capital the strategy sizes positions for, per symbol (decimal text).
+    #[serde(default = "default_capital")]
+    pub capital: String,
+    /// Bars of history replayed (the most recent ones), 10 to 1,000,000.
+    #[serde(default = "default_lookback")]
+    pub lookback_bars: u32,
 }
-impl Validate for RunSystemsParams {}
+impl Default for RunSystemsParams {
+    fn default() -> Self {
+        Self {
+            system: None,
+            strategy: default_strategy(),
+            params: StringList::default(),
+            symbols: StringList::default(),
+            venue: None,
+            interval: None,
+            capital: default_capital(),
+            lookback_bars: default_lookback(),
+        }
+    }
+}
+impl Validate for RunSystemsParams {
+    fn validate(&self) -> std::result::Result<(), String> {
+        plain_name("strategy", &self.strategy)?;
+        if let Some(s) = &self.system {
+            plain_name("system", s)?;
+        }
+        key_values("params", &self.params)?;
+        interval("interval", self.interval.as_deref())?;
+        positive_decimal("capital", &self.capital)?;
+        if !(10..=1_000_000).contains(&self.lookback_bars) {
+            return Err(format!(
+                "lookback_bars = {}: expected 10 to 1000000",
+                self.lookback_bars
+            ));
+        }
+        Ok(())
+    }
+}
 
-/// `order_generation`: turn optimal positions into orders.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// `order_generation`: turn the stored target positions into orders on the
+/// persistent order stack (risk-checked, status `created`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderGenerationParams {
-    /// Account (default: the configured one).
+    /// Account (broker) whose order stack gets the orders (default `paper`).
     #[serde(default)]
     pub account: Option<String>,
-    /// Compute and log orders without submitting them.
+    /// Compute and log orders without storing them.
     #[serde(default)]
     pub dry_run: bool,
+    /// Only these systems (default: every system with stored targets).
+    #[serde(default)]
+    pub systems: StringList,
+    /// No trade while |target − current| ≤ buffer (units, decimal text).
+    #[serde(default = "default_zero")]
+    pub buffer: String,
+    /// Trades smaller than this are skipped (units, decimal text).
+    #[serde(default = "default_zero")]
+    pub min_trade: String,
 }
-impl Validate for OrderGenerationParams {}
+impl Default for OrderGenerationParams {
+    fn default() -> Self {
+        Self {
+            account: None,
+            dry_run: false,
+            systems: StringList::default(),
+            buffer: default_zero(),
+            min_trade: default_zero(),
+        }
+    }
+}
+impl Validate for OrderGenerationParams {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(a) = &self.account {
+            plain_name("account", a)?;
+        }
+        non_negative_decimal("buffer", &self.buffer)?;
+        non_negative_decimal("min_trade", &self.min_trade)
+    }
+}
 
 /// `cleaners`: delete finished job runs and their logs older than `keep_days`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,53 +267,251 @@ impl Validate for ReportsParams {
     }
 }
 
-/// `model_training`: train a model on stored data.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+fn default_model_name() -> String {
+    "demo".into()
+}
+fn default_model_kind() -> String {
+    "ridge".into()
+}
+fn default_features() -> String {
+    "ret:1,ret:5,rsi:14".into()
+}
+fn default_target() -> String {
+    "fwd_ret:1".into()
+}
+
+/// `model_training`: train a model on stored bars and register it as the
+/// next version (optionally promoting it to production).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelTrainingParams {
-    /// Model name (default: every configured model).
+    /// Model name (versions are numbered per name).
+    #[serde(default = "default_model_name")]
+    pub name: String,
+    /// `ridge`, `logistic`, `kmeans` or `gbt`.
+    #[serde(default = "default_model_kind")]
+    pub kind: String,
+    /// Feature specs as `tessera model train --features` takes them.
+    #[serde(default = "default_features")]
+    pub features: String,
+    /// `fwd_ret:H` or `fwd_sign:H`.
+    #[serde(default = "default_target")]
+    pub target: String,
+    /// Symbols (default: every registered one on `venue` with bars).
     #[serde(default)]
-    pub model: Option<String>,
+    pub symbols: StringList,
+    /// Venue of the symbols (default: the venue of the first registered symbol).
+    #[serde(default)]
+    pub venue: Option<String>,
+    /// Bar interval (default: the interval collected for the symbols, else `1d`).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Model parameters, `K=V` items.
+    #[serde(default)]
+    pub params: StringList,
+    /// Fraction of the time grid held out for testing, in (0, 1).
+    #[serde(default)]
+    pub test_fraction: Option<f64>,
+    /// Put the new version in production.
+    #[serde(default)]
+    pub promote: bool,
 }
-impl Validate for ModelTrainingParams {}
+impl Default for ModelTrainingParams {
+    fn default() -> Self {
+        Self {
+            name: default_model_name(),
+            kind: default_model_kind(),
+            features: default_features(),
+            target: default_target(),
+            symbols: StringList::default(),
+            venue: None,
+            interval: None,
+            params: StringList::default(),
+            test_fraction: None,
+            promote: false,
+        }
+    }
+}
+impl Validate for ModelTrainingParams {
+    fn validate(&self) -> std::result::Result<(), String> {
+        plain_name("name", &self.name)?;
+        if !matches!(self.kind.as_str(), "ridge" | "logistic" | "kmeans" | "gbt") {
+            return Err(format!(
+                "kind = {:?}: expected ridge, logistic, kmeans or gbt",
+                self.kind
+            ));
+        }
+        if self.features.trim().is_empty() {
+            return Err("features is empty".into());
+        }
+        key_values("params", &self.params)?;
+        interval("interval", self.interval.as_deref())?;
+        if let Some(f) = self.test_fraction
+            && !(f > 0.0 && f < 1.0)
+        {
+            return Err(format!("test_fraction = {f}: expected between 0 and 1"));
+        }
+        Ok(())
+    }
+}
 
-/// `predictions`: produce predictions from the production model.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+fn default_prediction_bars() -> u32 {
+    100
+}
+
+/// `predictions`: one prediction pass: every production model (or `model`)
+/// scores the most recent `bars` bars of its symbols; predictions are stored
+/// (idempotent per model, symbol and time).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictionsParams {
-    /// Model name (default: the production one).
+    /// Only this model (its production version).
     #[serde(default)]
     pub model: Option<String>,
+    /// Most recent bars scored per symbol, 1 to 100,000.
+    #[serde(default = "default_prediction_bars")]
+    pub bars: u32,
 }
-impl Validate for PredictionsParams {}
+impl Default for PredictionsParams {
+    fn default() -> Self {
+        Self {
+            model: None,
+            bars: default_prediction_bars(),
+        }
+    }
+}
+impl Validate for PredictionsParams {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(m) = &self.model {
+            plain_name("model", m)?;
+        }
+        if !(1..=100_000).contains(&self.bars) {
+            return Err(format!("bars = {}: expected 1 to 100000", self.bars));
+        }
+        Ok(())
+    }
+}
 
-/// `backtest` and `sweep`: a strategy and its settings, passed on to the backtester.
+/// `backtest`: one backtest of a built-in strategy, stored as a run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BacktestParams {
     /// Strategy name.
     pub strategy: String,
-    /// Everything else the backtester reads (symbol, interval, ranges, grids).
-    #[serde(flatten)]
-    pub settings: BTreeMap<String, Value>,
+    /// Strategy parameters, `K=V` items.
+    #[serde(default)]
+    pub params: StringList,
+    /// Stored symbol (with `venue` and `interval`); or `csv`.
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Venue of `symbol`.
+    #[serde(default)]
+    pub venue: Option<String>,
+    /// Interval of `symbol` (default `1d`).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// First bar time (RFC 3339 or date).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// End time, excluded.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// An OHLCV CSV file instead of stored bars.
+    #[serde(default)]
+    pub csv: Option<String>,
+    /// Starting cash (decimal text, default 10000).
+    #[serde(default)]
+    pub cash: Option<String>,
+    /// Commission rate per fill (decimal text, default 0).
+    #[serde(default)]
+    pub commission: Option<String>,
 }
 impl Validate for BacktestParams {
     fn validate(&self) -> std::result::Result<(), String> {
         if self.strategy.trim().is_empty() {
             return Err("strategy is empty".into());
         }
+        plain_name("strategy", &self.strategy)?;
+        key_values("params", &self.params)?;
+        match (&self.symbol, &self.csv) {
+            (Some(_), Some(_)) => return Err("give symbol or csv, not both".into()),
+            (None, None) => return Err("give the data: symbol (with venue) or csv".into()),
+            _ => {}
+        }
+        interval("interval", self.interval.as_deref())?;
+        if let Some(c) = &self.cash {
+            positive_decimal("cash", c)?;
+        }
+        if let Some(c) = &self.commission {
+            non_negative_decimal("commission", c)?;
+        }
         Ok(())
     }
 }
 
-/// `backups`: copy the database and artefacts.
+fn default_metric() -> String {
+    "sharpe_ratio".into()
+}
+
+/// `sweep`: a parameter sweep; the best row is run again and stored as a backtest run.
+/// (Unknown keys are refused by the flattened [`BacktestParams`].)
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepParams {
+    /// The backtest every grid point varies.
+    #[serde(flatten)]
+    pub backtest: BacktestParams,
+    /// Grid axes `K=START:END:STEP` (at least one).
+    pub grid: StringList,
+    /// Statistic ranked on (default `sharpe_ratio`).
+    #[serde(default = "default_metric")]
+    pub metric: String,
+    /// Constraints such as `fast<slow`.
+    #[serde(default)]
+    pub constraint: StringList,
+}
+impl Validate for SweepParams {
+    fn validate(&self) -> std::result::Result<(), String> {
+        self.backtest.validate()?;
+        if self.grid.0.is_empty() {
+            return Err("grid: give at least one K=START:END:STEP".into());
+        }
+        if let Some(bad) = self.grid.0.iter().find(|g| {
+            g.split_once('=')
+                .is_none_or(|(_, r)| r.split(':').count() != 3)
+        }) {
+            return Err(format!("grid: {bad:?} is not K=START:END:STEP"));
+        }
+        plain_name("metric", &self.metric)
+    }
+}
+
+/// `backups`: a consistent copy of the database plus the artefacts folder
+/// in a timestamped folder.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupsParams {
     /// Destination folder (default: `<data_dir>/backups`).
     #[serde(default)]
     pub destination: Option<String>,
+    /// Keep only the newest this-many backups in the destination (default: all).
+    #[serde(default)]
+    pub keep: Option<u32>,
 }
-impl Validate for BackupsParams {}
+impl Validate for BackupsParams {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.keep == Some(0) {
+            return Err("keep = 0: expected at least 1".into());
+        }
+        if self
+            .destination
+            .as_deref()
+            .is_some_and(|d| d.trim().is_empty())
+        {
+            return Err("destination is empty".into());
+        }
+        Ok(())
+    }
+}
 
 /// `noop`: does nothing (optionally slowly, optionally failing); checks that
 /// workers run, and drives the queue tests and benchmark.
@@ -305,7 +663,7 @@ impl JobHandler for ReportsHandler {
 }
 
 impl Registry {
-    /// Every built-in job type; `noop`, `cleaners` and `reports` with their handlers.
+    /// Every built-in job type; `noop`, `cleaners`, `reports` and `backups` with their handlers.
     #[must_use]
     pub fn builtin() -> Self {
         let mut r = Self::new();
@@ -319,11 +677,11 @@ impl Registry {
         ));
         r.register(JobType::new::<RunSystemsParams>(
             "run_systems",
-            "run trading systems to compute optimal positions (systems)",
+            "run a strategy over stored bars and store each symbol's target position (system, strategy, params, symbols, venue, interval, capital, lookback_bars)",
         ));
         r.register(JobType::new::<OrderGenerationParams>(
             "order_generation",
-            "turn optimal positions into orders (account, dry_run)",
+            "turn stored target positions into risk-checked orders on the order stack (account, dry_run, systems, buffer, min_trade)",
         ));
         r.register(
             JobType::new::<CleanersParams>(
@@ -341,24 +699,27 @@ impl Registry {
         );
         r.register(JobType::new::<ModelTrainingParams>(
             "model_training",
-            "train a model (model)",
+            "train and register a model on stored bars (name, kind, features, target, symbols, venue, interval, params, test_fraction, promote)",
         ));
         r.register(JobType::new::<PredictionsParams>(
             "predictions",
-            "produce predictions (model)",
+            "one prediction pass of the production models over recent bars (model, bars)",
         ));
         r.register(JobType::new::<BacktestParams>(
             "backtest",
-            "run one backtest (strategy, settings)",
+            "run and store one backtest (strategy, params, symbol, venue, interval, from, to, csv, cash, commission)",
         ));
-        r.register(JobType::new::<BacktestParams>(
+        r.register(JobType::new::<SweepParams>(
             "sweep",
-            "run a parameter sweep (strategy, grid)",
+            "run a parameter sweep and store the best run (backtest keys, grid, metric, constraint)",
         ));
-        r.register(JobType::new::<BackupsParams>(
-            "backups",
-            "back up the database and artefacts (destination)",
-        ));
+        r.register(
+            JobType::new::<BackupsParams>(
+                "backups",
+                "copy the database and artefacts into <destination>/<time>/ (destination, keep)",
+            )
+            .with_handler(Arc::new(crate::backup::BackupsHandler::default())),
+        );
         r.register(
             JobType::new::<NoopParams>(
                 "noop",

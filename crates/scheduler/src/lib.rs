@@ -6,6 +6,7 @@
 //! * [`schedule`]: cron + time zone + calendar + trading-week window +
 //!   catch-up, pure functions so `schedule simulate` and the accelerated
 //!   clock tests need no waiting;
+//! * [`backup`]: the `backups` job (SQLite `VACUUM INTO`, `pg_dump`, artefacts);
 //! * [`registry`]: every job type with typed, validated parameters and a
 //!   pluggable handler (the binary wires handlers that live in other crates);
 //! * [`worker`]: takes jobs from the durable queue in `tessera-storage`
@@ -19,6 +20,7 @@
 //! Time is read only through an injected [`tessera_core::Clock`]; SQL lives
 //! only in `tessera-storage`.
 
+pub mod backup;
 pub mod builtin;
 pub mod calendar;
 pub mod error;

@@ -285,6 +285,32 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, |p| p.close().await);
     }
+
+    /// Write a consistent copy of a SQLite database to the new file `dest`
+    /// with `VACUUM INTO` (readers and writers may go on meanwhile). Used by
+    /// the `backups` job; PostgreSQL is backed up with `pg_dump` instead.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] on PostgreSQL or when `dest` exists;
+    /// [`Error::Database`] when SQLite cannot write the copy.
+    pub async fn backup_sqlite_into(&self, dest: &std::path::Path) -> Result<()> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Err(Error::Refused(
+                "VACUUM INTO backs up SQLite only; use pg_dump for PostgreSQL".into(),
+            ));
+        };
+        if dest.exists() {
+            return Err(Error::Refused(format!(
+                "backup file {} exists already",
+                dest.display()
+            )));
+        }
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest.display().to_string())
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

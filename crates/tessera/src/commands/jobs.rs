@@ -1,7 +1,6 @@
 //! `tessera jobs …`: queue, inspect, cancel jobs and read their logs; the registry the binary wires.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,6 @@ use tessera_core::{SystemClock, UnixNanos};
 use tessera_scheduler::registry::BoxFuture;
 use tessera_scheduler::{JobContext, JobError, JobHandler, Registry, Worker, WorkerConfig};
 use tessera_storage::{Job, JobFilter, JobStatus, NewJob};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::Ctx;
 use crate::output::{print_json, print_table};
@@ -85,54 +83,9 @@ impl JobHandler for SubcommandHandler {
         params: &'a Value,
     ) -> BoxFuture<'a, Result<Value, JobError>> {
         Box::pin(async move {
-            let exe = std::env::current_exe().map_err(|e| {
-                JobError::permanent(format!("cannot find the tessera executable: {e}"))
-            })?;
-            let mut args = (self.args)(params);
-            if let Some(c) = &self.config {
-                args.splice(0..0, ["--config".to_string(), c.display().to_string()]);
-            }
-            ctx.info(&format!("running tessera {}", args.join(" ")))
-                .await;
-            let mut child = tokio::process::Command::new(exe)
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                // Cancelling the job (dropping this future) stops the command.
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| {
-                    JobError::retryable(format!("cannot start tessera {}: {e}", args.join(" ")))
-                })?;
-            let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
-            let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
-            let mut last_err = String::new();
-            let (mut out_done, mut err_done) = (false, false);
-            while !(out_done && err_done) {
-                tokio::select! {
-                    l = out.next_line(), if !out_done => match l {
-                        Ok(Some(l)) => ctx.log("info", &l).await,
-                        _ => out_done = true,
-                    },
-                    l = err.next_line(), if !err_done => match l {
-                        Ok(Some(l)) => { ctx.log("warn", &l).await; last_err = l; }
-                        _ => err_done = true,
-                    },
-                }
-            }
-            let status = child
-                .wait()
-                .await
-                .map_err(|e| JobError::retryable(format!("waiting for the command: {e}")))?;
-            if status.success() {
-                Ok(json!({"command": args}))
-            } else {
-                Err(JobError::retryable(format!(
-                    "tessera {} failed ({status}): {last_err}",
-                    args.join(" ")
-                )))
-            }
+            let args = (self.args)(params);
+            super::handlers::run_tessera(ctx, self.config.as_ref(), args.clone()).await?;
+            Ok(json!({"command": args}))
         })
     }
 }
@@ -150,10 +103,12 @@ fn backfill_args(p: &Value) -> Vec<String> {
     a
 }
 
-/// The registry of this build: the built-in types and handlers, plus
-/// `data_backfill` and `daily_price_update` run as `tessera data backfill`.
+/// The registry of this build: the built-in types and handlers,
+/// `data_backfill` and `daily_price_update` run as `tessera data backfill`,
+/// and the handlers of [`super::handlers`] (systems, orders, models, backtests, backups).
 pub(crate) fn registry(ctx: &Ctx) -> Registry {
     let mut r = Registry::builtin();
+    super::handlers::wire(&mut r, ctx);
     for name in ["data_backfill", "daily_price_update"] {
         let handler = Arc::new(SubcommandHandler {
             args: backfill_args,

@@ -5,6 +5,7 @@ mod bench;
 mod bench_data;
 mod data;
 mod db;
+mod handlers;
 mod indicators;
 mod instruments;
 mod jobs;

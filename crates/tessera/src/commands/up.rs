@@ -12,15 +12,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use tessera_core::SystemClock;
+use tessera_core::time::NANOS_PER_SECOND;
+use tessera_core::{Clock, SystemClock, TimeRange, UnixNanos};
+use tessera_model::{InstrumentId, Interval};
 use tessera_scheduler::registry::BoxFuture;
 use tessera_scheduler::{
     Process, RestartPolicy, Scheduler, SchedulerConfig, SchedulerProcess, Supervisor, Worker,
     WorkerProcess,
 };
+use tessera_storage::{JobFilter, NewJob};
 use tokio::sync::watch;
 
 use super::Ctx;
@@ -62,40 +66,60 @@ pub(crate) async fn stop_signal() {
     }
 }
 
-/// `tessera data stream` in a child process, restarted by the supervisor.
+/// A `tessera` subcommand in a child process (`data stream`, `trade`),
+/// restarted by the supervisor; stopped with SIGINT, as Ctrl-C would.
 #[derive(Debug)]
-struct DataStream {
+struct ChildCommand {
+    name: String,
+    kind: &'static str,
     config: Option<std::path::PathBuf>,
+    args: Vec<String>,
+    /// Start only once a production model exists (the demo's `model` trader).
+    needs_model: Option<tessera_storage::Store>,
 }
 
-impl Process for DataStream {
+impl Process for ChildCommand {
     fn name(&self) -> &str {
-        "stream:data"
+        &self.name
     }
     fn kind(&self) -> &str {
-        "stream"
+        self.kind
     }
     fn run(&self, mut shutdown: watch::Receiver<bool>) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
+            if let Some(store) = &self.needs_model {
+                while store
+                    .production_ml_models()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_empty()
+                {
+                    tokio::select! {
+                        () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                        _ = shutdown.wait_for(|v| *v) => return Ok(()),
+                    }
+                }
+            }
             let exe = std::env::current_exe().map_err(|e| e.to_string())?;
             let mut cmd = tokio::process::Command::new(exe);
             if let Some(c) = &self.config {
                 cmd.arg("--config").arg(c);
             }
+            let what = self.args.join(" ");
             let mut child = cmd
-                .args(["data", "stream"])
+                .args(&self.args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot start tessera data stream: {e}"))?;
+                .map_err(|e| format!("cannot start tessera {what}: {e}"))?;
             tokio::select! {
-                status = child.wait() => Err(format!("tessera data stream exited: {}", status.map_or_else(|e| e.to_string(), |s| s.to_string()))),
+                status = child.wait() => Err(format!("tessera {what} exited: {}", status.map_or_else(|e| e.to_string(), |s| s.to_string()))),
                 () = async {
                     // A closed channel means the supervisor is gone: stop as well.
                     let _ = shutdown.wait_for(|v| *v).await;
                 } => {
-                    // Ask it to flush and record its cursors, like Ctrl-C would.
+                    // Ask it to finish cleanly (flush cursors, finish the event in hand), like Ctrl-C.
                     if let Some(pid) = child.id() {
                         let _ = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status();
                     }
@@ -145,12 +169,187 @@ impl Process for ApiServer {
 /// Symbols of the demo market on the simulated venue.
 const DEMO_SYMBOLS: &[&str] = &["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 
+/// The demo's paper trader: strategy, its parameters, and whether it needs
+/// the production model.
+const DEMO_STRATEGY: (&str, &[&str], bool) = ("sma_cross", &["fast=5", "slow=20"], false);
+
+/// Bars per symbol the demo model waits for before it is trained.
+const DEMO_MIN_BARS: usize = 300;
+
+/// The demo's model: ridge regression of the next minute's return.
+fn demo_training_params() -> serde_json::Value {
+    serde_json::json!({
+        "name": "demo",
+        "kind": "ridge",
+        "features": "ret:1,ret:5,rsi:14",
+        "target": "fwd_ret:1",
+        "symbols": DEMO_SYMBOLS,
+        "venue": "sim",
+        "interval": "1m",
+        "promote": true,
+    })
+}
+
+/// The prediction service as a supervised process: every production model
+/// scores each new closed bar of `venue` (polling the database the data
+/// stream writes). In the demo it first gets a model: with no production
+/// model it queues a `model_training` job (`promote = true`) for the
+/// workers once the backfilled history is long enough, then waits for it.
+#[derive(Debug)]
+struct Predictions {
+    store: tessera_storage::Store,
+    registry: Arc<tessera_scheduler::Registry>,
+    artefacts: tessera_ml::artefact::ArtefactConfig,
+    venue: String,
+    interval: String,
+    /// Parameters of the training job queued when no production model exists.
+    train: Option<serde_json::Value>,
+    poll: Duration,
+}
+
+impl Predictions {
+    /// Production models of this venue, by execution id.
+    async fn production(&self) -> Result<Vec<String>, String> {
+        Ok(self
+            .store
+            .production_ml_models()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|m| m.venue == self.venue && !m.feature_set.is_empty())
+            .map(|m| m.execution_id)
+            .collect())
+    }
+
+    /// Queue the demo model's training job unless one is pending, failed
+    /// within the last minute, or the history is still too short.
+    async fn ensure_training(&self, params: &serde_json::Value) -> Result<(), String> {
+        let err = |e: tessera_storage::Error| e.to_string();
+        let last = self
+            .store
+            .list_jobs(&JobFilter {
+                status: None,
+                job_type: Some("model_training".into()),
+                limit: 1,
+            })
+            .await
+            .map_err(err)?;
+        let now = SystemClock.now();
+        if let Some(j) = last.first()
+            && (!j.status.is_final()
+                || j.finished_at
+                    .is_some_and(|t| now.nanos_since(t) < 60 * NANOS_PER_SECOND))
+        {
+            return Ok(());
+        }
+        for sym in DEMO_SYMBOLS {
+            let id = InstrumentId::parse(sym, &self.venue).map_err(|e| e.to_string())?;
+            let since = UnixNanos(now.0 - 2 * DEMO_MIN_BARS as i64 * 60 * NANOS_PER_SECOND);
+            let range = TimeRange::from_bounds(Some(since), None).map_err(|e| e.to_string())?;
+            let n = self
+                .store
+                .bars_range(&id, Interval::M1, range)
+                .await
+                .map_err(err)?
+                .len();
+            if n < DEMO_MIN_BARS {
+                tracing::info!(symbol = sym, bars = n, "demo model: waiting for history");
+                return Ok(());
+            }
+        }
+        let params = self
+            .registry
+            .validate("model_training", params)
+            .map_err(|e| e.to_string())?;
+        let id = self
+            .store
+            .enqueue_job(&NewJob::new("model_training", params.to_string()))
+            .await
+            .map_err(err)?;
+        tracing::info!(
+            job = id,
+            "demo model: no production model yet; model_training job queued"
+        );
+        Ok(())
+    }
+}
+
+impl Process for Predictions {
+    fn name(&self) -> &str {
+        "service:predictions"
+    }
+    fn kind(&self) -> &str {
+        "service"
+    }
+    fn run(&self, mut shutdown: watch::Receiver<bool>) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let clock: Arc<dyn tessera_core::Clock> = Arc::new(SystemClock);
+            loop {
+                let models = loop {
+                    let models = self.production().await?;
+                    if !models.is_empty() {
+                        break models;
+                    }
+                    if let Some(p) = &self.train {
+                        self.ensure_training(p).await?;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = shutdown.wait_for(|v| *v) => return Ok(()),
+                    }
+                };
+                let artefacts = tessera_ml::artefact::ArtefactStore::open(&self.artefacts)
+                    .map_err(|e| e.to_string())?;
+                let reg = tessera_ml::registry::Registry::new(
+                    self.store.clone(),
+                    artefacts,
+                    clock.clone(),
+                );
+                let mut svc = tessera_ml::service::PredictionService::start(
+                    reg,
+                    &self.venue,
+                    &self.interval,
+                    clock.clone(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                tracing::info!(models = ?svc.models(), venue = %self.venue, "prediction service started");
+                let mut checked = std::time::Instant::now();
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(self.poll) => {}
+                        _ = shutdown.wait_for(|v| *v) => return Ok(()),
+                    }
+                    let stored = svc.poll().await.map_err(|e| e.to_string())?;
+                    if stored > 0 {
+                        tracing::debug!(stored, "predictions stored");
+                    }
+                    // A model promoted meanwhile is served from the next start of the service.
+                    if checked.elapsed() > Duration::from_secs(30) {
+                        checked = std::time::Instant::now();
+                        if self.production().await? != models {
+                            tracing::info!(
+                                "production models changed; reloading the prediction service"
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// First start without a config file on an empty database: register the demo
 /// market (`tessera data add SYMBOL --venue sim`), which the data stream then
 /// backfills and follows live.
+/// Whether `up` runs the demo: no config file given or found.
+fn is_demo(ctx: &Ctx) -> bool {
+    ctx.global.config.is_none() && !Path::new("tessera.toml").exists()
+}
+
 async fn seed_demo_market(ctx: &Ctx, store: &tessera_storage::Store) -> Result<()> {
-    let has_config = ctx.global.config.is_some() || Path::new("tessera.toml").exists();
-    if has_config || !store.list_instruments().await?.is_empty() {
+    if !is_demo(ctx) || !store.list_instruments().await?.is_empty() {
         return Ok(());
     }
     let exe = std::env::current_exe().context("cannot find the tessera executable")?;
@@ -201,9 +400,10 @@ pub(crate) async fn run(ctx: &Ctx, a: UpArgs) -> Result<()> {
         id.clone(),
     );
     scheduler.register().await?;
+    let registry = Arc::new(registry(ctx));
     let worker = Worker::new(
         store.clone(),
-        Arc::new(registry(ctx)),
+        registry.clone(),
         clock.clone(),
         worker_config(ctx, None),
         id.clone(),
@@ -220,12 +420,42 @@ pub(crate) async fn run(ctx: &Ctx, a: UpArgs) -> Result<()> {
         WorkerProcess(worker),
     )));
     if !store.list_cursors().await?.is_empty() {
-        sup.add(Arc::new(DataStream {
+        sup.add(Arc::new(ChildCommand {
+            name: "stream:data".into(),
+            kind: "stream",
             config: ctx.global.config.clone(),
+            args: vec!["data".into(), "stream".into()],
+            needs_model: None,
+        }));
+    }
+    if is_demo(ctx) {
+        sup.add(Arc::new(Predictions {
+            store: store.clone(),
+            registry: registry.clone(),
+            artefacts: super::handlers::artefact_config(&ctx.config),
+            venue: "sim".into(),
+            interval: "1m".into(),
+            train: Some(demo_training_params()),
+            poll: Duration::from_secs(1),
+        }));
+        let mut args: Vec<String> =
+            vec!["trade".into(), "--strategy".into(), DEMO_STRATEGY.0.into()];
+        for p in DEMO_STRATEGY.1 {
+            args.extend(["--param".to_string(), (*p).to_string()]);
+        }
+        for sym in DEMO_SYMBOLS {
+            args.extend(["--symbol".to_string(), (*sym).to_string()]);
+        }
+        sup.add(Arc::new(ChildCommand {
+            name: format!("trader:{}", DEMO_STRATEGY.0),
+            kind: "trader",
+            config: None,
+            args,
+            needs_model: DEMO_STRATEGY.2.then(|| store.clone()),
         }));
     }
     sup.add(Arc::new(ApiServer {
-        state: tessera_api::ApiState::new(store.clone(), super::serve::api_config(&ctx.config.api)),
+        state: super::serve::api_state(ctx, &store).await?,
         addr: api_addr,
     }));
     let names = sup.names();
