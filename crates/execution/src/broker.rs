@@ -142,6 +142,17 @@ pub trait Broker: Send {
     /// Transport failures.
     fn open_orders(&mut self) -> impl Future<Output = Result<Vec<BrokerOrder>>> + Send;
 
+    /// One order by our id, whatever its status; `None` when the broker has
+    /// never seen it. Recovery uses it to tell an order that never left us
+    /// from one the broker already finished (filled, cancelled, rejected).
+    ///
+    /// # Errors
+    /// Transport failures.
+    fn lookup(
+        &mut self,
+        id: &ClientOrderId,
+    ) -> impl Future<Output = Result<Option<BrokerOrder>>> + Send;
+
     /// Fills executed at or after `since`.
     ///
     /// # Errors

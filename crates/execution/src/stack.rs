@@ -454,6 +454,10 @@ impl OrderStack {
             BrokerEvent::Accepted {
                 broker_order_id, ..
             } => {
+                if current.status == OrderStatus::CancelRequested {
+                    // A late or replayed acknowledgement (stream reconnect) after we asked to cancel.
+                    return Ok(None);
+                }
                 if current.status == OrderStatus::Created {
                     // Accepted implies it was submitted; store both steps.
                     self.transition(id, &OrderEvent::Submitted, None, now)
@@ -541,6 +545,12 @@ impl OrderStack {
                     .await?;
                 }
                 report.confirmed.push(id);
+            } else if status == OrderStatus::Submitted
+                && let Some(b) = broker.lookup(&id).await?
+            {
+                // The broker has it but it is no longer open: it finished while we were down.
+                self.settle_finished(&id, &b, now).await?;
+                report.confirmed.push(id);
             } else if status == OrderStatus::Created || status == OrderStatus::Submitted {
                 let reason = "never sent: not known to the broker after a restart";
                 self.transition(
@@ -566,6 +576,41 @@ impl OrderStack {
             }
         }
         Ok(report)
+    }
+
+    /// Bring a `submitted` order the broker finished while we were down to
+    /// its final status (its fills were booked from `fills_since` already).
+    async fn settle_finished(
+        &mut self,
+        id: &ClientOrderId,
+        at_broker: &crate::broker::BrokerOrder,
+        now: UnixNanos,
+    ) -> Result<()> {
+        if !self.open.contains_key(id) {
+            return Ok(());
+        }
+        self.apply(
+            &BrokerEvent::Accepted {
+                id: id.clone(),
+                broker_order_id: at_broker.broker_order_id.clone(),
+            },
+            now,
+        )
+        .await?;
+        let event = match at_broker.status {
+            OrderStatus::Expired => BrokerEvent::Expired { id: id.clone() },
+            OrderStatus::Rejected => BrokerEvent::Rejected {
+                id: id.clone(),
+                reason: "rejected by the broker (found after a restart)".into(),
+            },
+            // Filled with fills we could not fetch, or cancelled: it works no more.
+            _ => BrokerEvent::Cancelled {
+                id: id.clone(),
+                reason: Some("no longer open at the broker".into()),
+            },
+        };
+        self.apply(&event, now).await?;
+        Ok(())
     }
 
     /// End-of-day housekeeping: orders that never reached the broker and

@@ -87,6 +87,12 @@ impl Broker for Timed {
     async fn open_orders(&mut self) -> tessera_execution::Result<Vec<BrokerOrder>> {
         self.inner.open_orders().await
     }
+    async fn lookup(
+        &mut self,
+        id: &ClientOrderId,
+    ) -> tessera_execution::Result<Option<BrokerOrder>> {
+        self.inner.lookup(id).await
+    }
     async fn fills_since(&mut self, since: UnixNanos) -> tessera_execution::Result<Vec<Fill>> {
         self.inner.fills_since(since).await
     }

@@ -333,6 +333,41 @@ impl Broker for PaperBroker {
             .collect())
     }
 
+    async fn lookup(
+        &mut self,
+        id: &ClientOrderId,
+    ) -> tessera_execution::Result<Option<BrokerOrder>> {
+        if let Some(o) = self
+            .open_orders()
+            .await?
+            .into_iter()
+            .find(|o| &o.client_order_id == id)
+        {
+            return Ok(Some(o));
+        }
+        // Finished orders leave only their fills in the book.
+        let fills: Vec<&Fill> = self
+            .book
+            .fills
+            .iter()
+            .filter(|f| &f.client_order_id == id)
+            .collect();
+        let Some(first) = fills.first() else {
+            return Ok(None);
+        };
+        let mut filled = Quantity::ZERO;
+        for f in &fills {
+            filled = filled.checked_add(f.quantity)?;
+        }
+        Ok(Some(BrokerOrder {
+            client_order_id: id.clone(),
+            broker_order_id: Some(format!("paper-{id}")),
+            instrument: first.instrument,
+            status: OrderStatus::Filled,
+            filled_quantity: filled,
+        }))
+    }
+
     async fn fills_since(&mut self, since: UnixNanos) -> tessera_execution::Result<Vec<Fill>> {
         Ok(self
             .book

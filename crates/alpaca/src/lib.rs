@@ -1,0 +1,24 @@
+//! The Alpaca broker.
+//!
+//! * [`AlpacaBroker`]: Alpaca behind [`tessera_execution::Broker`] — REST v2
+//!   ([`http::AlpacaClient`]) for orders, positions, account and fill
+//!   activities, the `trade_updates` WebSocket ([`stream`]) for order news;
+//! * [`AlpacaConfig`]: `[brokers.alpaca]` (paper or live endpoints by URL);
+//! * [`server::TestServer`]: a local server speaking the same protocol with
+//!   the payload shapes in `test_data/`, with injectable faults, also run as
+//!   the `tessera-alpaca-server` binary;
+//! * [`failpoint`]: freeze points that make crash windows hittable in tests.
+
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod failpoint;
+pub mod http;
+pub mod server;
+pub mod stream;
+pub mod wire;
+
+pub use broker::AlpacaBroker;
+pub use config::AlpacaConfig;
+pub use error::{Error, Result};
+pub use failpoint::Failpoints;
