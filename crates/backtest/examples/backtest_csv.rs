@@ -15,6 +15,7 @@ fn main() {
         eprintln!("usage: backtest_csv FILE.csv");
         std::process::exit(2);
     };
+    let t0 = std::time::Instant::now();
     let series = match load_csv(std::path::Path::new(&path)) {
         Ok(s) => s,
         Err(e) => {
@@ -32,8 +33,18 @@ fn main() {
         Params::new().with("fast", 10).with("slow", 20),
         sim,
     );
+    let t1 = std::time::Instant::now();
     match run_backtest(&series, &cfg) {
-        Ok(r) => println!("{}", serde_json::to_string(&r.stats).unwrap_or_default()),
+        Ok(r) => {
+            let t2 = std::time::Instant::now();
+            println!("{}", serde_json::to_string(&r.stats).unwrap_or_default());
+            // Phase timings on stderr, so stdout stays the statistics alone.
+            eprintln!(
+                "parse_s={:.4} run_s={:.4}",
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64()
+            );
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);

@@ -13,12 +13,14 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A line of the CSV is malformed.
-    #[error("{path}:{line}: {reason}")]
+    #[error("{path}:{line}:{column}: {reason}")]
     Csv {
         /// The file.
         path: String,
         /// 1-based line number.
         line: usize,
+        /// 1-based column (field) number; 0 when the whole line is at fault.
+        column: usize,
         /// What is wrong.
         reason: String,
     },

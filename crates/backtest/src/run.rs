@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_analysis::{Annualisation, StatsInput, compute_stats, drawdown_curve};
 use tessera_core::{SimClock, UnixNanos};
-use tessera_engine::{BarSeries, Engine, SeriesSource, SimConfig, SimVenue};
+use tessera_engine::{BarSeries, Engine, EngineReport, SeriesSource, SimConfig, SimVenue};
 use tessera_model::StrategyId;
 use tessera_strategy::{Params, Strategy, build};
 
@@ -53,19 +53,18 @@ pub fn run_backtest(series: &BarSeries, config: &BacktestConfig) -> Result<Backt
     run_strategy(series, strategy, config)
 }
 
-/// Run an already built strategy (sweeps pass ones sharing precomputed indicators).
+/// Replay `series` through the engine and the simulated venue: the event loop alone, no statistics.
 ///
 /// # Errors
 /// Engine errors, empty data.
-pub fn run_strategy(
+pub fn run_engine(
     series: &BarSeries,
     strategy: Box<dyn Strategy>,
     config: &BacktestConfig,
-) -> Result<BacktestResult> {
+) -> Result<EngineReport> {
     if series.is_empty() {
         return Err(Error::Config("no bars to replay".into()));
     }
-    let warmup = strategy.warmup_bars();
     let clock = SimClock::new(UnixNanos(series.open_time[0]));
     let venue = SimVenue::new(config.sim.clone());
     let mut engine = Engine::new(
@@ -78,7 +77,20 @@ pub fn run_strategy(
     engine.set_equity_before_strategies(config.equity_before_strategies);
     engine.add_strategy(StrategyId::new(strategy.name())?, strategy);
     let mut source = SeriesSource::new(std::slice::from_ref(series))?;
-    let report = engine.run(&mut source)?;
+    Ok(engine.run(&mut source)?)
+}
+
+/// Run an already built strategy (sweeps pass ones sharing precomputed indicators).
+///
+/// # Errors
+/// Engine errors, empty data.
+pub fn run_strategy(
+    series: &BarSeries,
+    strategy: Box<dyn Strategy>,
+    config: &BacktestConfig,
+) -> Result<BacktestResult> {
+    let warmup = strategy.warmup_bars();
+    let report = run_engine(series, strategy, config)?;
     let closes = series.closes_f64();
     let mut equity = report.equity;
     if let Some(last) = equity.last_mut() {
