@@ -14,7 +14,7 @@ use crate::jobs::json_text;
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/backtests", get(list))
+        .route("/backtests", get(list).post(crate::schedules::run_backtest))
         .route("/backtests/{run_id}", get(show))
         .route("/backtests/{run_id}/trades", get(trades))
         .route("/backtests/{run_id}/equity", get(equity))

@@ -278,7 +278,7 @@ pub(crate) async fn add(
         })
         .await?;
     let job = match state.backfill() {
-        Some(b) => match b.start_backfill(&inst.id, interval) {
+        Some(b) => match b.start_backfill(inst.id, interval).await {
             Ok(job) => Some(job),
             Err(e) => {
                 tracing::warn!(instrument = %inst.id, error = %e, "could not start backfill job");

@@ -16,7 +16,7 @@ use crate::params::Query;
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/jobs", get(list))
+        .route("/jobs", get(list).post(crate::schedules::run_job))
         .route("/jobs/{id}", get(show))
         .route("/jobs/{id}/logs", get(logs))
         .route("/jobs/{id}/cancel", post(cancel))

@@ -20,16 +20,21 @@ pub mod auth;
 mod backtests;
 mod dashboard;
 mod data;
+pub mod desk;
 pub mod error;
 mod health;
 mod instruments;
 mod jobs;
 mod market;
 mod metrics;
+mod models;
 mod openapi;
 pub mod params;
+mod schedules;
 mod stream;
 mod tokens;
+mod trading;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +42,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
+use futures_util::future::BoxFuture;
 use tessera_core::{Clock, SystemClock};
 use tessera_model::{InstrumentId, Interval};
 use tessera_storage::Store;
@@ -45,6 +51,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::{Caller, GeneratedToken, Scope, generate_token, hash_token};
+pub use desk::{DeskError, OrderDesk, StackDesk, Submitted};
 pub use error::{Error, Problem, Result};
 pub use openapi::openapi_json;
 pub use stream::LiveEvent;
@@ -91,9 +98,59 @@ pub trait BackfillStarter: Send + Sync + std::fmt::Debug {
     /// A message for the client when the job cannot be started.
     fn start_backfill(
         &self,
-        id: &InstrumentId,
+        id: InstrumentId,
         interval: Interval,
-    ) -> std::result::Result<String, String>;
+    ) -> BoxFuture<'_, std::result::Result<String, String>>;
+}
+
+/// [`BackfillStarter`] that queues the scheduler's `data_backfill` job for
+/// the new instrument (its workers — `tessera up` or `tessera worker` — run it).
+#[derive(Clone, Debug)]
+pub struct QueueBackfill {
+    store: Store,
+    max_attempts: u32,
+}
+
+impl QueueBackfill {
+    /// Queue backfill jobs in `store`, each allowed `max_attempts` attempts.
+    #[must_use]
+    pub fn new(store: Store, max_attempts: u32) -> Self {
+        Self {
+            store,
+            max_attempts: max_attempts.max(1),
+        }
+    }
+}
+
+/// Job type of the scheduler's backfill job.
+pub const BACKFILL_JOB: &str = "data_backfill";
+
+impl BackfillStarter for QueueBackfill {
+    fn start_backfill(
+        &self,
+        id: InstrumentId,
+        interval: Interval,
+    ) -> BoxFuture<'_, std::result::Result<String, String>> {
+        Box::pin(async move {
+            let params = serde_json::json!({
+                "symbols": [id.symbol.as_str()],
+                "venue": id.venue.as_str(),
+                "interval": interval.to_string(),
+            });
+            let registry = tessera_scheduler::Registry::builtin();
+            let params = registry
+                .validate(BACKFILL_JOB, &params)
+                .map_err(|e| e.to_string())?;
+            let mut job = tessera_storage::NewJob::new(BACKFILL_JOB, params.to_string());
+            job.max_attempts = self.max_attempts;
+            let job_id = self
+                .store
+                .enqueue_job(&job)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(job_id.to_string())
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -105,6 +162,7 @@ struct Inner {
     metrics: metrics::Metrics,
     events: broadcast::Sender<LiveEvent>,
     backfill: Option<Arc<dyn BackfillStarter>>,
+    desk: Option<Arc<dyn OrderDesk>>,
 }
 
 /// Everything handlers share; cheap to clone.
@@ -138,8 +196,33 @@ impl ApiState {
                 guard: auth::Guard::default(),
                 events,
                 backfill,
+                desk: None,
             }),
         }
+    }
+
+    /// The same state with `desk` routing orders submitted over the API
+    /// (call before [`router`]; clones made earlier keep no desk).
+    #[must_use]
+    pub fn with_desk(mut self, desk: Arc<dyn OrderDesk>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.desk = Some(desk);
+        } else {
+            let i = &self.inner;
+            self = Self {
+                inner: Arc::new(Inner {
+                    store: i.store.clone(),
+                    config: i.config.clone(),
+                    clock: i.clock.clone(),
+                    guard: auth::Guard::default(),
+                    metrics: metrics::Metrics::new(i.clock.now()),
+                    events: i.events.clone(),
+                    backfill: i.backfill.clone(),
+                    desk: Some(desk),
+                }),
+            };
+        }
+        self
     }
 
     /// The store.
@@ -170,6 +253,10 @@ impl ApiState {
         self.inner.backfill.as_ref()
     }
 
+    pub(crate) fn desk(&self) -> Option<&Arc<dyn OrderDesk>> {
+        self.inner.desk.as_ref()
+    }
+
     /// Push an event to every live-stream subscriber (for an in-process feed such as `tessera up`).
     /// Returns how many subscribers received it.
     pub fn publish(&self, event: LiveEvent) -> usize {
@@ -193,7 +280,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(tokens::routes())
         .merge(jobs::routes())
         .merge(backtests::routes())
+        .merge(trading::routes())
+        .merge(models::routes())
+        .merge(schedules::routes())
         .merge(stream::routes())
+        .merge(ws::routes())
         .merge(openapi::routes());
     let mut app = Router::new()
         .nest("/api/v1", api)

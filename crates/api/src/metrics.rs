@@ -3,8 +3,7 @@
 //! HTTP latency histograms are recorded by the [`track`] middleware into a
 //! per-state registry (no globals, so many servers can live in one test
 //! process). Gauges that describe stored state — ingest lag per series,
-//! series per collector state — are computed from the store at scrape time,
-//! and jobs by status — are computed from the store at scrape time, so they
+//! series per collector state, jobs by status, orders by status — are computed from the store at scrape time, so they
 //! are right even when collectors and workers run in other processes.
 
 use std::fmt::Write as _;
@@ -109,7 +108,7 @@ fn resident_memory_bytes() -> Option<u64> {
 /// Prometheus metrics (OpenMetrics text).
 #[utoipa::path(get, path = "/metrics", tag = "metrics", security(("bearer" = ["read"])),
     responses(
-        (status = 200, description = "OpenMetrics text: HTTP latency histograms, ingest lag per series, series by collector state, jobs by status, process health", content_type = "application/openmetrics-text", body = String),
+        (status = 200, description = "OpenMetrics text: HTTP latency histograms, ingest lag per series, series by collector state, jobs by status, orders by status, process health", content_type = "application/openmetrics-text", body = String),
         (status = 401, description = "Token missing or unknown", body = crate::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn metrics(State(state): State<ApiState>, _auth: ReadAccess) -> Result<Response> {
@@ -162,6 +161,21 @@ pub(crate) async fn metrics(State(state): State<ApiState>, _auth: ReadAccess) ->
     );
     for (st, n) in state.store().job_counts().await? {
         let _ = writeln!(out, "tessera_jobs{{status=\"{st}\"}} {n}");
+    }
+    let _ = writeln!(out, "# TYPE tessera_orders gauge");
+    let _ = writeln!(
+        out,
+        "# HELP tessera_orders Orders in the order stack by status (every status listed, zeros included)"
+    );
+    let mut by_status: std::collections::BTreeMap<&str, u64> = tessera_model::OrderStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), 0))
+        .collect();
+    for o in state.store().orders(None).await? {
+        *by_status.entry(o.order.status.as_str()).or_default() += 1;
+    }
+    for (st, n) in by_status {
+        let _ = writeln!(out, "tessera_orders{{status=\"{st}\"}} {n}");
     }
     let started = state.metrics().started_at();
     let _ = writeln!(

@@ -198,6 +198,44 @@ pub fn flag(param: &str, v: Option<&str>) -> Result<bool> {
     }
 }
 
+/// One page of `items` (sorted by `ts`, oldest first) inside `range`, after
+/// `cursor`, at most `limit` long, and the cursor of the next page.
+///
+/// Items sharing the last timestamp of a full page are held back for the
+/// next page (unless the whole page shares it), so a time cursor never skips
+/// a record. Every list resource pages this way.
+pub fn page_by_time<T>(
+    items: Vec<T>,
+    ts: impl Fn(&T) -> UnixNanos,
+    range: TimeRange,
+    cursor: Option<UnixNanos>,
+    limit: usize,
+) -> (Vec<T>, Option<String>) {
+    let mut page: Vec<T> = items
+        .into_iter()
+        .filter(|x| {
+            let t = ts(x);
+            t >= range.start && t < range.end && cursor.is_none_or(|c| t > c)
+        })
+        .take(limit.saturating_add(1))
+        .collect();
+    if page.len() <= limit {
+        return (page, None);
+    }
+    // The first record of the next page shares the last timestamp of this one:
+    // hold back every record at that timestamp (unless that is all of the page).
+    let beyond = ts(&page[limit]);
+    page.truncate(limit);
+    if ts(&page[limit - 1]) == beyond {
+        let keep = page.iter().position(|x| ts(x) == beyond).unwrap_or(0);
+        if keep > 0 {
+            page.truncate(keep);
+        }
+    }
+    let next = ts(&page[page.len() - 1]);
+    (page, Some(encode_cursor(next)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +251,26 @@ mod tests {
             assert!(decode_cursor(Some(bad)).is_err(), "{bad}");
         }
         assert_eq!(decode_cursor(None).unwrap(), None);
+    }
+
+    #[test]
+    fn test_page_by_time_never_splits_a_timestamp() {
+        let items = vec![1, 2, 2, 2, 3, 4];
+        let all = TimeRange {
+            start: UnixNanos::MIN,
+            end: UnixNanos::MAX,
+        };
+        let (p, next) = page_by_time(items.clone(), |x| UnixNanos(*x), all, None, 3);
+        assert_eq!(p, vec![1]);
+        let c = decode_cursor(next.as_deref()).unwrap();
+        let (p, next) = page_by_time(items.clone(), |x| UnixNanos(*x), all, c, 3);
+        assert_eq!(p, vec![2, 2, 2]);
+        let c = decode_cursor(next.as_deref()).unwrap();
+        let (p, next) = page_by_time(items, |x| UnixNanos(*x), all, c, 3);
+        assert_eq!((p, next), (vec![3, 4], None));
+        let (p, next) = page_by_time(vec![1, 2, 3, 4], |x| UnixNanos(*x), all, None, 3);
+        assert_eq!(p, vec![1, 2, 3]);
+        assert!(next.is_some());
     }
 
     #[test]

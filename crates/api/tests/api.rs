@@ -1286,3 +1286,1011 @@ fn backtest_fixture() -> (
     ];
     (run, trade, equity)
 }
+
+// ---------- trading, models, schedules, job starts, live updates (issue 9, part 2) ----------
+
+/// A paper account behind risk and the order stack, as `tessera serve` with `api.order_desk = "paper"` builds it.
+async fn paper_desk(store: &Store) -> std::sync::Arc<dyn tessera_api::OrderDesk> {
+    use tessera_model::{Currency, Money};
+    let instruments = store.list_instruments().await.unwrap();
+    let usdt = Currency::new("USDT").unwrap();
+    let cfg =
+        tessera_engine::SimConfig::new(Money::new(rust_decimal::Decimal::from(1_000_000), usdt));
+    let broker = tessera_live::PaperBroker::open(store.clone(), "paper", cfg, &instruments, 0)
+        .await
+        .unwrap();
+    let stack = tessera_execution::OrderStack::load(store.clone(), "paper", usdt, &instruments)
+        .await
+        .unwrap();
+    let limits = tessera_risk::RiskLimits {
+        max_order_quantity: Some(rust_decimal::Decimal::from(10)),
+        ..tessera_risk::RiskLimits::default()
+    };
+    let risk = tessera_risk::RiskEngine::new(limits).unwrap();
+    std::sync::Arc::new(tessera_api::StackDesk::new(
+        stack,
+        risk,
+        broker,
+        std::sync::Arc::new(tessera_core::SystemClock),
+        "api",
+    ))
+}
+
+async fn full_state(store: &Store, config: ApiConfig) -> ApiState {
+    let backfill = tessera_api::QueueBackfill::new(store.clone(), 3);
+    ApiState::with_parts(
+        store.clone(),
+        config,
+        std::sync::Arc::new(tessera_core::SystemClock),
+        Some(std::sync::Arc::new(backfill)),
+    )
+    .with_desk(paper_desk(store).await)
+}
+
+fn ml_fixture(name: &str, version: i64, symbols: &str) -> tessera_storage::MlModelRecord {
+    use tessera_storage::{MlImportance, MlModel, MlModelRecord, MlPerformance};
+    MlModelRecord {
+        model: Some(MlModel {
+            execution_id: format!("exec-{name}-{version}"),
+            name: name.into(),
+            version,
+            kind: "ridge".into(),
+            task: "regression".into(),
+            stage: "staged".into(),
+            created_at: UnixNanos::from_secs(DAY0).unwrap(),
+            data_from: UnixNanos::from_secs(DAY0).unwrap(),
+            data_to: UnixNanos::from_secs(DAY0 + 3600).unwrap(),
+            symbols: symbols.into(),
+            venue: "sim".into(),
+            interval: "1m".into(),
+            feature_set: "ret:1,rsi:14".into(),
+            target: "fwd_ret:1".into(),
+            data_query: "{}".into(),
+            code_version: "test".into(),
+            artefact_uri: format!("default/models/{name}/{version}/model.json"),
+            artefact_sha256: "ab".repeat(32),
+            metrics: r#"{"test_r2":0.12}"#.into(),
+        }),
+        params: vec![("alpha".into(), "1.0".into())],
+        features: vec!["ret_1".into(), "rsi_14".into()],
+        performance: vec![
+            MlPerformance {
+                evaluation: "train".into(),
+                fold: None,
+                rows: 100,
+                data_from: UnixNanos::from_secs(DAY0).unwrap(),
+                data_to: UnixNanos::from_secs(DAY0 + 1800).unwrap(),
+                metric: "r2".into(),
+                value: 0.2,
+            },
+            MlPerformance {
+                evaluation: "test".into(),
+                fold: None,
+                rows: 40,
+                data_from: UnixNanos::from_secs(DAY0 + 1800).unwrap(),
+                data_to: UnixNanos::from_secs(DAY0 + 3600).unwrap(),
+                metric: "r2".into(),
+                value: f64::NAN,
+            },
+        ],
+        importance: vec![
+            MlImportance {
+                method: "permutation".into(),
+                symbol: "BTCUSDT".into(),
+                feature: "ret_1".into(),
+                value: 0.02,
+            },
+            MlImportance {
+                method: "permutation".into(),
+                symbol: "BTCUSDT".into(),
+                feature: "rsi_14".into(),
+                value: 0.05,
+            },
+            MlImportance {
+                method: "native".into(),
+                symbol: "*".into(),
+                feature: "rsi_14".into(),
+                value: 0.7,
+            },
+        ],
+    }
+}
+
+/// Predictions on the close of the first 30 bars, horizon 1.
+fn predictions_fixture(execution_id: &str) -> Vec<tessera_storage::MlPrediction> {
+    (1..=30)
+        .map(|i| tessera_storage::MlPrediction {
+            execution_id: execution_id.into(),
+            symbol: "BTCUSDT".into(),
+            ts: UnixNanos::from_secs(DAY0 + i * 60).unwrap(),
+            horizon: 1,
+            value: 0.0001 * f64::from(i32::try_from(i).unwrap()),
+            probs: "{}".into(),
+            created_at: UnixNanos::from_secs(DAY0 + i * 60).unwrap(),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_trading_models_schedules_and_job_starts_on_both_backends() {
+    for db in TestDb::all().await {
+        let store = db.store();
+        seed(store).await;
+        let t = tokens(store).await;
+        let app = router(full_state(store, ApiConfig::default()).await);
+        trading(&app, store, &t).await;
+        kill_switch(&app, &t).await;
+        account_history(&app, store, &t).await;
+        models_and_predictions(&app, store, &t).await;
+        schedules_and_job_starts(&app, store, &t).await;
+        // Without a desk, orders are refused with 409 (not 5xx), reads still work.
+        let bare = app_for(store, ApiConfig::default());
+        call(
+            &bare,
+            Method::POST,
+            "/api/v1/orders",
+            Some(&t.trade),
+            Some(json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1"})),
+        )
+        .await
+        .problem(409, Some("order desk"));
+        assert_eq!(get(&bare, "/api/v1/orders", &t.read).await.status, 200);
+    }
+}
+
+async fn trading(app: &Router, store: &Store, t: &Tokens) {
+    // Empty to start with.
+    for uri in [
+        "/api/v1/positions",
+        "/api/v1/orders",
+        "/api/v1/fills",
+        "/api/v1/account",
+    ] {
+        let r = get(app, uri, &t.read).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.text());
+    }
+    // Scopes: none → 401, read → 403, trade → 201.
+    let order = json!({"symbol": "BTCUSDT", "venue": "sim", "side": "buy", "quantity": "2"});
+    call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        None,
+        Some(order.clone()),
+    )
+    .await
+    .problem(401, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.read),
+        Some(order.clone()),
+    )
+    .await
+    .problem(403, None);
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.trade),
+        Some(order),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["approved"], true, "{j}");
+    let id = j["order"]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("api-"), "{id}");
+    assert_eq!(j["order"]["strategy"], "manual");
+    assert_eq!(j["order"]["broker"], "paper");
+    // The paper broker matched it against the newest quote: filled, booked, positioned.
+    assert_eq!(j["order"]["status"], "filled", "{j}");
+    let fills = get(app, "/api/v1/fills?symbol=BTCUSDT", &t.read)
+        .await
+        .json();
+    assert_eq!(fills["fills"].as_array().unwrap().len(), 1, "{fills}");
+    assert_eq!(fills["fills"][0]["order_id"], id.as_str());
+    assert_eq!(fills["fills"][0]["quantity"], "2");
+    let pos = get(app, "/api/v1/positions", &t.read).await.json();
+    assert_eq!(pos["positions"][0]["quantity"], "2", "{pos}");
+    assert_eq!(pos["positions"][0]["strategy"], "manual");
+    let detail = get(app, &format!("/api/v1/orders/{id}"), &t.read)
+        .await
+        .json();
+    let statuses: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.first(), Some(&"created"), "{detail}");
+    assert_eq!(statuses.last(), Some(&"filled"), "{detail}");
+    // Risk refuses an order over max_order_quantity: stored as rejected, never sent.
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.trade),
+        Some(json!({"symbol": "BTCUSDT", "side": "sell", "quantity": "11"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let j = r.json();
+    assert_eq!(j["approved"], false);
+    assert_eq!(j["order"]["status"], "rejected");
+    assert!(
+        j["order"]["reject_reason"]
+            .as_str()
+            .unwrap()
+            .contains("risk"),
+        "{j}"
+    );
+    // A resting limit order, then cancelled over the API (trade scope).
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.trade),
+        Some(json!({"symbol": "BTCUSDT", "side": "buy", "type": "limit", "limit_price": "1000", "quantity": "1"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let limit_id = r.json()["order"]["id"].as_str().unwrap().to_string();
+    let open = get(app, "/api/v1/orders?status=open", &t.read).await.json();
+    assert_eq!(open["orders"].as_array().unwrap().len(), 1, "{open}");
+    let cancel = format!("/api/v1/orders/{limit_id}/cancel");
+    call(app, Method::POST, &cancel, Some(&t.read), None)
+        .await
+        .problem(403, None);
+    let r = call(app, Method::POST, &cancel, Some(&t.trade), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "cancelled");
+    // Cancelling a closed order conflicts; an unknown one is 404.
+    call(app, Method::POST, &cancel, Some(&t.trade), None)
+        .await
+        .problem(409, Some("cancelled"));
+    call(
+        app,
+        Method::POST,
+        "/api/v1/orders/nope-1/cancel",
+        Some(&t.trade),
+        None,
+    )
+    .await
+    .problem(404, None);
+    get(app, "/api/v1/orders/nope-1", &t.read)
+        .await
+        .problem(404, None);
+    // Filters and pages.
+    let all = get(app, "/api/v1/orders", &t.read).await.json();
+    assert_eq!(all["orders"].as_array().unwrap().len(), 3);
+    let filled = get(app, "/api/v1/orders?status=filled", &t.read)
+        .await
+        .json();
+    assert_eq!(filled["orders"].as_array().unwrap().len(), 1);
+    let none = get(app, "/api/v1/orders?strategy=other", &t.read)
+        .await
+        .json();
+    assert!(none["orders"].as_array().unwrap().is_empty());
+    let mut seen = 0;
+    let mut uri = "/api/v1/orders?limit=1".to_string();
+    loop {
+        let page = get(app, &uri, &t.read).await.json();
+        seen += page["orders"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/orders?limit=1&cursor={c}"),
+            None => break,
+        }
+        assert!(seen < 10, "paging does not end");
+    }
+    assert_eq!(seen, 3);
+    // Bad input: 4xx naming the parameter.
+    for (uri, param) in [
+        ("/api/v1/orders?status=bogus", "status"),
+        ("/api/v1/orders?limit=0", "limit"),
+        ("/api/v1/orders?cursor=zzz", "cursor"),
+        ("/api/v1/orders?from=2024-02-01&to=2024-01-01", "from"),
+        ("/api/v1/fills?from=yesterday", "from"),
+        ("/api/v1/fills?limit=-3", "limit"),
+        ("/api/v1/positions?include_flat=maybe", "include_flat"),
+        ("/api/v1/account/history?cursor=t1.00", "cursor"),
+    ] {
+        get(app, uri, &t.read).await.problem(400, Some(param));
+    }
+    for (body, param) in [
+        (
+            json!({"symbol": "BTCUSDT", "side": "hold", "quantity": "1"}),
+            "body.side",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "-1"}),
+            "body.quantity",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "abc"}),
+            "body.quantity",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1", "type": "iceberg"}),
+            "body.type",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1", "type": "limit"}),
+            "body.type",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1", "limit_price": "-5", "type": "limit"}),
+            "body.limit_price",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1", "time_in_force": "forever"}),
+            "body.time_in_force",
+        ),
+        (
+            json!({"symbol": "", "side": "buy", "quantity": "1"}),
+            "symbol",
+        ),
+        (
+            json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1", "leverage": 100}),
+            "leverage",
+        ),
+    ] {
+        call(
+            app,
+            Method::POST,
+            "/api/v1/orders",
+            Some(&t.trade),
+            Some(body),
+        )
+        .await
+        .problem(400, Some(param));
+    }
+    call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.trade),
+        Some(json!({"symbol": "ETHUSDT", "side": "buy", "quantity": "1"})),
+    )
+    .await
+    .problem(404, None);
+    // Orders by status in /metrics.
+    let m = get(app, "/metrics", &t.read).await.text();
+    for line in [
+        "tessera_orders{status=\"filled\"} 1",
+        "tessera_orders{status=\"rejected\"} 1",
+        "tessera_orders{status=\"cancelled\"} 1",
+        "tessera_orders{status=\"accepted\"} 0",
+    ] {
+        assert!(m.contains(line), "missing {line} in\n{m}");
+    }
+    // Adding an instrument queues the scheduler's backfill job.
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/instruments",
+        Some(&t.trade),
+        Some(json!({"symbol": "SOLUSDT", "venue": "sim"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let job_id: i64 = r.json()["backfill"]["job"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let job = store.job(job_id).await.unwrap();
+    assert_eq!(job.job_type, "data_backfill");
+    assert!(
+        job.params.contains("SOLUSDT") && job.params.contains("sim"),
+        "{}",
+        job.params
+    );
+}
+
+async fn kill_switch(app: &Router, t: &Tokens) {
+    assert_eq!(
+        get(app, "/api/v1/kill-switch", &t.read).await.json()["state"],
+        "off"
+    );
+    let on = json!({"state": "on"});
+    let off = json!({"state": "off"});
+    call(
+        app,
+        Method::POST,
+        "/api/v1/kill-switch",
+        Some(&t.read),
+        Some(on.clone()),
+    )
+    .await
+    .problem(403, None);
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/kill-switch",
+        Some(&t.trade),
+        Some(on),
+    )
+    .await;
+    assert_eq!(r.json()["state"], "on", "{}", r.text());
+    // Every new order is refused by risk while it is on.
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.trade),
+        Some(json!({"symbol": "BTCUSDT", "side": "sell", "quantity": "1"})),
+    )
+    .await;
+    assert_eq!(r.json()["approved"], false);
+    assert!(
+        r.json()["order"]["reject_reason"]
+            .as_str()
+            .unwrap()
+            .contains("kill"),
+        "{}",
+        r.text()
+    );
+    // Releasing it needs admin.
+    call(
+        app,
+        Method::POST,
+        "/api/v1/kill-switch",
+        Some(&t.trade),
+        Some(off.clone()),
+    )
+    .await
+    .problem(403, Some("admin"));
+    call(
+        app,
+        Method::POST,
+        "/api/v1/kill-switch",
+        Some(&t.admin),
+        Some(json!({"state": "maybe"})),
+    )
+    .await
+    .problem(400, Some("body.state"));
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/kill-switch",
+        Some(&t.admin),
+        Some(off),
+    )
+    .await;
+    assert_eq!(r.json()["state"], "off");
+}
+
+async fn account_history(app: &Router, store: &Store, t: &Tokens) {
+    use tessera_model::{Currency, Money};
+    let usd = Currency::new("USDT").unwrap();
+    let m = |v: i64| Money::new(rust_decimal::Decimal::from(v), usd);
+    for (i, eq) in [100_000, 101_000, 99_990, 102_000].into_iter().enumerate() {
+        let i = i64::try_from(i).unwrap();
+        store
+            .insert_account_snapshot(&tessera_storage::AccountSnapshot {
+                account: "paper".into(),
+                strategy: String::new(),
+                ts: UnixNanos::from_secs(DAY0 + i * 3600).unwrap(),
+                equity: m(eq),
+                cash: m(eq),
+                realized_pnl: m(eq - 100_000),
+                unrealized_pnl: m(0),
+            })
+            .await
+            .unwrap();
+    }
+    let h = get(app, "/api/v1/account/history?account=paper", &t.read)
+        .await
+        .json();
+    let pts = h["history"].as_array().unwrap();
+    assert_eq!(pts.len(), 4, "{h}");
+    assert_eq!(pts[1]["equity"], "101000");
+    let dd = pts[2]["drawdown_pct"].as_f64().unwrap();
+    assert!((dd - (-1.0)).abs() < 1e-9, "{dd}");
+    assert_eq!(pts[3]["drawdown_pct"].as_f64().unwrap(), 0.0);
+    let page = get(app, "/api/v1/account/history?limit=3", &t.read)
+        .await
+        .json();
+    assert_eq!(page["history"].as_array().unwrap().len(), 3);
+    let c = page["next_cursor"].as_str().unwrap();
+    let rest = get(
+        app,
+        &format!("/api/v1/account/history?limit=3&cursor={c}"),
+        &t.read,
+    )
+    .await
+    .json();
+    assert_eq!(rest["history"].as_array().unwrap().len(), 1);
+    let ranged = get(
+        app,
+        "/api/v1/account/history?from=2024-01-01T01:00:00Z&to=2024-01-01T03:00:00Z",
+        &t.read,
+    )
+    .await
+    .json();
+    assert_eq!(ranged["history"].as_array().unwrap().len(), 2);
+    let acc = get(app, "/api/v1/account", &t.read).await.json();
+    assert_eq!(acc["accounts"][0]["equity"], "102000", "{acc}");
+}
+
+async fn models_and_predictions(app: &Router, store: &Store, t: &Tokens) {
+    // No registry yet: empty lists, null model.
+    assert!(
+        get(app, "/api/v1/models", &t.read).await.json()["models"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let p = get(app, "/api/v1/predictions?symbol=BTCUSDT", &t.read)
+        .await
+        .json();
+    assert!(p["model"].is_null() && p["predictions"].as_array().unwrap().is_empty());
+    store
+        .insert_ml_model(&ml_fixture("demo", 1, "BTCUSDT"))
+        .await
+        .unwrap();
+    store
+        .insert_ml_model(&ml_fixture("demo", 2, "BTCUSDT"))
+        .await
+        .unwrap();
+    store
+        .insert_ml_predictions(&predictions_fixture("exec-demo-1"))
+        .await
+        .unwrap();
+    let list = get(app, "/api/v1/models", &t.read).await.json();
+    assert_eq!(list["models"].as_array().unwrap().len(), 2);
+    assert_eq!(list["models"][0]["stage"], "staged");
+    // Promotion is admin-only.
+    let body = json!({"version": 1});
+    call(
+        app,
+        Method::POST,
+        "/api/v1/models/demo/promote",
+        Some(&t.trade),
+        Some(body.clone()),
+    )
+    .await
+    .problem(403, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/models/demo/promote",
+        None,
+        Some(body.clone()),
+    )
+    .await
+    .problem(401, None);
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/models/demo/promote",
+        Some(&t.admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.json()["stage"], "production", "{}", r.text());
+    call(
+        app,
+        Method::POST,
+        "/api/v1/models/demo/promote",
+        Some(&t.admin),
+        Some(json!({"version": 9})),
+    )
+    .await
+    .problem(404, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/models/demo/promote",
+        Some(&t.admin),
+        Some(json!({"version": 0})),
+    )
+    .await
+    .problem(400, Some("body.version"));
+    let prod = get(app, "/api/v1/models?stage=production", &t.read)
+        .await
+        .json();
+    assert_eq!(prod["models"].as_array().unwrap().len(), 1);
+    // Show defaults to the production version.
+    let show = get(app, "/api/v1/models/demo", &t.read).await.json();
+    assert_eq!(show["model"]["version"], 1, "{show}");
+    assert_eq!(show["features"], json!(["ret_1", "rsi_14"]));
+    let v2 = get(app, "/api/v1/models/demo?version=2", &t.read)
+        .await
+        .json();
+    assert_eq!(v2["model"]["stage"], "staged");
+    let metrics = get(app, "/api/v1/models/demo/metrics", &t.read)
+        .await
+        .json();
+    let ms = metrics["metrics"].as_array().unwrap();
+    assert_eq!(ms.len(), 2);
+    assert!(
+        ms.iter()
+            .any(|m| m["evaluation"] == "test" && m["value"].is_null()),
+        "{metrics}"
+    );
+    let imp = get(
+        app,
+        "/api/v1/models/demo/importance?symbol=BTCUSDT",
+        &t.read,
+    )
+    .await
+    .json();
+    assert_eq!(imp["symbols"], json!(["*", "BTCUSDT"]));
+    let rows = imp["importance"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["feature"], "rsi_14", "largest first: {imp}");
+    // Predictions of the production model with realised outcomes from the bars.
+    let p = get(app, "/api/v1/predictions?symbol=BTCUSDT&limit=10", &t.read)
+        .await
+        .json();
+    assert_eq!(p["model"]["name"], "demo");
+    let preds = p["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 10);
+    assert!(preds.iter().all(|x| x["outcome"].is_number()), "{p}");
+    assert!(p["next_cursor"].is_string());
+    let named = get(app, "/api/v1/predictions?model=demo&version=2", &t.read)
+        .await
+        .json();
+    assert!(named["predictions"].as_array().unwrap().is_empty());
+    for (uri, status, param) in [
+        ("/api/v1/models?stage=live", 400, Some("stage")),
+        ("/api/v1/models/demo?version=x", 400, Some("version")),
+        ("/api/v1/models/demo?version=0", 400, Some("version")),
+        ("/api/v1/models/nope", 404, None),
+        ("/api/v1/models/demo/metrics?version=7", 404, None),
+        ("/api/v1/models/nope/importance", 404, None),
+        ("/api/v1/predictions?model=nope", 404, None),
+        ("/api/v1/predictions?limit=0", 400, Some("limit")),
+        ("/api/v1/predictions?symbol=a%20b", 400, Some("symbol")),
+    ] {
+        get(app, uri, &t.read).await.problem(status, param);
+    }
+}
+
+async fn schedules_and_job_starts(app: &Router, store: &Store, t: &Tokens) {
+    assert!(
+        get(app, "/api/v1/schedules", &t.read).await.json()["schedules"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .upsert_schedule(
+            "eod",
+            &json!({"name": "eod", "pipeline": ["reports", "cleaners"], "cron": "0 18 * * *"})
+                .to_string(),
+        )
+        .await
+        .unwrap();
+    let s = get(app, "/api/v1/schedules", &t.read).await.json();
+    assert_eq!(s["schedules"][0]["name"], "eod");
+    assert_eq!(s["schedules"][0]["steps"], json!(["reports", "cleaners"]));
+    assert!(
+        s["schedules"][0]["next_run"]
+            .as_str()
+            .unwrap()
+            .ends_with("T18:00:00Z"),
+        "{s}"
+    );
+    call(
+        app,
+        Method::POST,
+        "/api/v1/schedules/eod/run",
+        Some(&t.read),
+        None,
+    )
+    .await
+    .problem(403, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/schedules/nope/run",
+        Some(&t.trade),
+        None,
+    )
+    .await
+    .problem(404, None);
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/schedules/eod/run",
+        Some(&t.trade),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = store
+        .job(r.json()["job_id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(job.job_type, "reports");
+    let s = get(app, "/api/v1/schedules", &t.read).await.json();
+    assert_eq!(s["schedules"][0]["last_status"], "running");
+    // Any job type now.
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(&t.trade),
+        Some(json!({"type": "noop", "params": {"sleep_ms": 1}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["type"], "noop");
+    assert_eq!(r.json()["status"], "queued");
+    call(
+        app,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(&t.read),
+        Some(json!({"type": "noop"})),
+    )
+    .await
+    .problem(403, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(&t.trade),
+        Some(json!({"type": "bogus"})),
+    )
+    .await
+    .problem(400, Some("body.type"));
+    call(
+        app,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(&t.trade),
+        Some(json!({"type": "noop", "params": {"nope": 1}})),
+    )
+    .await
+    .problem(400, Some("body.params"));
+    call(
+        app,
+        Method::POST,
+        "/api/v1/jobs",
+        Some(&t.trade),
+        Some(json!({"type": "noop", "priority": 1000})),
+    )
+    .await
+    .problem(400, Some("body.priority"));
+    // Backtests and sweeps as jobs.
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/backtests",
+        Some(&t.trade),
+        Some(json!({"strategy": "sma_cross", "settings": {"symbol": "BTCUSDT", "venue": "sim", "interval": "1m"}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["type"], "backtest");
+    assert_eq!(r.json()["params"]["strategy"], "sma_cross");
+    assert_eq!(r.json()["params"]["symbol"], "BTCUSDT");
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/backtests",
+        Some(&t.trade),
+        Some(json!({"strategy": "sma_cross", "kind": "sweep", "settings": {"symbol": "BTCUSDT", "venue": "sim", "interval": "1m", "grid": ["fast=5:10:5"]}})),
+    )
+    .await;
+    assert_eq!(r.json()["type"], "sweep", "{}", r.text());
+    call(
+        app,
+        Method::POST,
+        "/api/v1/backtests",
+        Some(&t.read),
+        Some(json!({"strategy": "sma_cross"})),
+    )
+    .await
+    .problem(403, None);
+    call(
+        app,
+        Method::POST,
+        "/api/v1/backtests",
+        Some(&t.trade),
+        Some(json!({"strategy": "sma_cross", "kind": "walk"})),
+    )
+    .await
+    .problem(400, Some("body.kind"));
+    call(
+        app,
+        Method::POST,
+        "/api/v1/backtests",
+        Some(&t.trade),
+        Some(json!({"strategy": " "})),
+    )
+    .await
+    .problem(400, Some("body.strategy"));
+    call(
+        app,
+        Method::POST,
+        "/api/v1/backtests",
+        Some(&t.trade),
+        Some(json!({"strategy": "x", "settings": {"strategy": "y"}})),
+    )
+    .await
+    .problem(400, Some("strategy"));
+    let queued = get(app, "/api/v1/jobs?type=sweep", &t.read).await.json();
+    assert_eq!(queued["jobs"].as_array().unwrap().len(), 1);
+    // Reports: successful `reports` jobs.
+    let rep = get(app, "/api/v1/reports", &t.read).await.json();
+    assert!(rep["reports"].as_array().unwrap().is_empty());
+    get(app, "/api/v1/reports?limit=0", &t.read)
+        .await
+        .problem(400, Some("limit"));
+    // Every new path is in the OpenAPI document.
+    let doc = get(app, "/api/v1/openapi.json", &t.read).await.json();
+    for path in [
+        "/api/v1/positions",
+        "/api/v1/orders",
+        "/api/v1/orders/{id}",
+        "/api/v1/orders/{id}/cancel",
+        "/api/v1/fills",
+        "/api/v1/account",
+        "/api/v1/account/history",
+        "/api/v1/kill-switch",
+        "/api/v1/models",
+        "/api/v1/models/{name}",
+        "/api/v1/models/{name}/metrics",
+        "/api/v1/models/{name}/importance",
+        "/api/v1/models/{name}/promote",
+        "/api/v1/predictions",
+        "/api/v1/schedules",
+        "/api/v1/schedules/{name}/run",
+        "/api/v1/reports",
+        "/api/v1/ws",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["paths"]["/api/v1/orders"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/backtests"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/jobs"]["post"].is_object());
+}
+
+/// The WebSocket with a real client: hello, the newest bar and quote, an order
+/// and its fill after a submit, a pushed job event, ping/pong; refused without a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_websocket_live_updates() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let db = TestDb::sqlite().await;
+    seed(db.store()).await;
+    let t = tokens(db.store()).await;
+    let state = full_state(
+        db.store(),
+        ApiConfig {
+            stream_poll_ms: 100,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let app = router(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let url = format!("ws://{addr}/api/v1/ws?symbol=BTCUSDT&venue=sim");
+    // No token: the handshake is refused with 401.
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // A plain GET (no upgrade) is a 400 problem, not a 5xx.
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/ws"))
+        .bearer_auth(&t.read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {}", t.read).parse().unwrap(),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (mut sink, mut ws) = ws.split();
+    let mut next = async || -> Value {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("no message within 10 s")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = m {
+                return serde_json::from_str(t.as_str()).unwrap();
+            }
+        }
+    };
+    let hello = next().await;
+    assert_eq!(hello["type"], "hello");
+    let mut types = std::collections::BTreeSet::new();
+    while !(types.contains("bar") && types.contains("quote")) {
+        let m = next().await;
+        types.insert(m["type"].as_str().unwrap().to_string());
+        if m["type"] == "bar" {
+            assert_eq!(m["data"]["bar"]["timestamp"], "2024-01-01T23:59:00Z");
+        }
+    }
+    // An order submitted over the API arrives with its fill.
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/orders"))
+        .bearer_auth(&t.trade)
+        .json(&json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut got_order, mut got_fill) = (false, false);
+    while !(got_order && got_fill) {
+        let m = next().await;
+        if m["type"] == "order" && m["data"]["id"] == id.as_str() {
+            got_order = true;
+        }
+        if m["type"] == "fill" && m["data"]["order_id"] == id.as_str() {
+            got_fill = true;
+        }
+    }
+    // A job event pushed in process, and a fill stored by another process (found by the poll).
+    state.publish(tessera_api::LiveEvent::Job {
+        id: "7".into(),
+        kind: "backtest".into(),
+        status: "succeeded".into(),
+    });
+    loop {
+        let m = next().await;
+        if m["type"] == "job" {
+            assert_eq!(m["data"]["status"], "succeeded");
+            break;
+        }
+    }
+    db.store()
+        .enqueue_job(&tessera_storage::NewJob::new("noop", "{}"))
+        .await
+        .unwrap();
+    loop {
+        let m = next().await;
+        if m["type"] == "job" && m["data"]["kind"] == "noop" {
+            assert_eq!(m["data"]["status"], "queued");
+            break;
+        }
+    }
+    sink.send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .unwrap();
+    loop {
+        if next().await["type"] == "pong" {
+            break;
+        }
+    }
+    // The token may also come as ?token= (browsers cannot set headers on a WebSocket).
+    let (mut ws2, _) = tokio_tungstenite::connect_async(format!("{url}&token={}", t.read))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), ws2.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(first.to_text().unwrap().contains("hello"));
+}

@@ -91,6 +91,10 @@ pub(crate) struct ApiSection {
     pub(crate) max_page_size: u64,
     /// How often the live stream polls the database, milliseconds.
     pub(crate) stream_poll_ms: u64,
+    /// Where `POST /api/v1/orders` goes: empty = nowhere (409), `paper` = the paper account through risk and the order stack.
+    pub(crate) order_desk: String,
+    /// Starting cash of the API's paper account, in the first instrument's quote currency.
+    pub(crate) order_desk_capital: String,
 }
 
 impl Default for ApiSection {
@@ -104,6 +108,8 @@ impl Default for ApiSection {
             body_limit_bytes: 65_536,
             max_page_size: 10_000,
             stream_poll_ms: 1000,
+            order_desk: String::new(),
+            order_desk_capital: "100000".into(),
         }
     }
 }

@@ -2,10 +2,19 @@
 //! schedulers) over the configured database, until Ctrl-C.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use tessera_api::{ApiConfig, ApiState};
+use rust_decimal::Decimal;
+use tessera_api::{ApiConfig, ApiState, QueueBackfill, StackDesk};
+use tessera_core::SystemClock;
+use tessera_engine::{Commission, SimConfig, Slippage};
+use tessera_execution::OrderStack;
+use tessera_live::PaperBroker;
+use tessera_model::{Currency, Money};
+use tessera_risk::RiskEngine;
+use tessera_storage::Store;
 
 use super::Ctx;
 use crate::config::ApiSection;
@@ -39,6 +48,73 @@ pub(crate) fn api_config(s: &ApiSection) -> ApiConfig {
     }
 }
 
+/// The API's state as `serve` and `up` run it: adding an instrument queues
+/// the scheduler's `data_backfill` job, and with `api.order_desk = "paper"`
+/// orders go through risk and the order stack to the paper account.
+///
+/// # Errors
+/// An unknown `api.order_desk`, invalid `[risk]` or `[paper]` settings, an unreadable paper account.
+pub(crate) async fn api_state(ctx: &Ctx, store: &Store) -> Result<ApiState> {
+    let backfill = QueueBackfill::new(store.clone(), ctx.config.scheduler.max_attempts);
+    let state = ApiState::with_parts(
+        store.clone(),
+        api_config(&ctx.config.api),
+        Arc::new(SystemClock),
+        Some(Arc::new(backfill)),
+    );
+    match ctx.config.api.order_desk.trim() {
+        "" | "none" => Ok(state),
+        "paper" => Ok(state.with_desk(Arc::new(paper_desk(ctx, store).await?))),
+        other => bail!("config key `api.order_desk` = {other:?}: expected \"\" or \"paper\""),
+    }
+}
+
+async fn paper_desk(ctx: &Ctx, store: &Store) -> Result<StackDesk<PaperBroker>> {
+    let instruments = store.list_instruments().await?;
+    let ccy = instruments
+        .first()
+        .map_or_else(|| Currency::new("USD"), |i| Ok(i.quote_currency))?;
+    let capital: Decimal = ctx
+        .config
+        .api
+        .order_desk_capital
+        .trim()
+        .parse()
+        .context("config key `api.order_desk_capital`")?;
+    let mut sim = SimConfig::new(Money::new(capital, ccy));
+    sim.commission = Commission::rate(
+        ctx.config
+            .paper
+            .commission_rate
+            .parse()
+            .context("paper.commission_rate")?,
+    );
+    let bps: Decimal = ctx
+        .config
+        .paper
+        .slippage_bps
+        .parse()
+        .context("paper.slippage_bps")?;
+    sim.slippage = if bps.is_zero() {
+        Slippage::None
+    } else {
+        Slippage::Bps(bps)
+    };
+    let latency = i64::try_from(ctx.config.paper.latency_ms)
+        .unwrap_or(i64::MAX / 1_000_000)
+        .saturating_mul(1_000_000);
+    let broker = PaperBroker::open(store.clone(), "paper", sim, &instruments, latency).await?;
+    let stack = OrderStack::load(store.clone(), "paper", ccy, &instruments).await?;
+    let risk = RiskEngine::new(ctx.config.risk.limits()?)?;
+    Ok(StackDesk::new(
+        stack,
+        risk,
+        broker,
+        Arc::new(SystemClock),
+        "api",
+    ))
+}
+
 pub(crate) async fn run(ctx: &Ctx, args: ServeArgs) -> Result<()> {
     let section = &ctx.config.api;
     let ip: IpAddr = match args.bind {
@@ -55,7 +131,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ServeArgs) -> Result<()> {
         tracing::warn!(%addr, "the API listens beyond this machine; every request needs a token");
     }
     let store = ctx.store().await?;
-    let state = ApiState::new(store.clone(), api_config(section));
+    let state = api_state(ctx, &store).await?;
     let app = tessera_api::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
