@@ -410,10 +410,18 @@ impl<B: Broker> Venue for TradingVenue<B> {
         let rt = self.rt.clone();
         match self.risk.check(request.clone(), &state) {
             Ok(approved) => {
-                let applied = rt
-                    .block_on(self.stack.send(&mut self.broker, stored, approved, now))
-                    .map_err(err)?;
-                self.emit(applied, out);
+                match rt.block_on(
+                    self.stack
+                        .send(&mut self.broker, stored.clone(), approved, now),
+                ) {
+                    Ok(applied) => self.emit(applied, out),
+                    // Stored as submitted; whether it arrived is settled by the broker's stream
+                    // (an acknowledgement) or, at the next start, by recovery (lookup by id).
+                    Err(e) if e.is_retryable() => {
+                        tracing::warn!(order = %stored, error = %e, "order hand-off failed; left submitted for the broker stream or recovery to settle");
+                    }
+                    Err(e) => return Err(err(e)),
+                }
             }
             Err(refusal) => {
                 let reason = format!("risk: {refusal}");
