@@ -33,6 +33,32 @@ use crate::error::{Error, Result};
 pub const KILL_SWITCH_KEY: &str = "kill_switch";
 /// Prefix of per-instrument trading halts in the stored state.
 pub const HALT_PREFIX: &str = "halt:";
+/// Key of the P&L at the start of the current UTC day (the daily-loss baseline).
+pub const DAY_START_KEY: &str = "risk:day_start";
+
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// P&L of one (strategy, instrument) at the start of the UTC day.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct DayStart {
+    strategy: StrategyId,
+    instrument: InstrumentId,
+    /// Realised P&L less commissions, account currency.
+    #[serde(with = "rust_decimal::serde::str")]
+    realized: Decimal,
+    /// Open P&L at the mark of that moment (zero without a mark).
+    #[serde(with = "rust_decimal::serde::str")]
+    open: Decimal,
+    /// Whether `open` was valued at a mark.
+    marked: bool,
+}
+
+/// The stored baseline: the UTC day (days since 1970) and every position's P&L when it began.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct DayBaseline {
+    day: i64,
+    entries: Vec<DayStart>,
+}
 
 /// What changed when a broker event was applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +91,8 @@ pub struct OrderStack {
     positions: BTreeMap<(StrategyId, InstrumentId), Position>,
     halted: BTreeMap<InstrumentId, String>,
     kill_switch: bool,
+    /// P&L at the start of the current UTC day, for the daily-loss limits.
+    day: DayBaseline,
 }
 
 impl OrderStack {
@@ -102,6 +130,15 @@ impl OrderStack {
             }
         }
         let kill_switch = store.state(KILL_SWITCH_KEY).await?.as_deref() == Some("on");
+        // An unreadable baseline is rebuilt at the next roll (losses earlier that day are then not counted).
+        let day = store
+            .state(DAY_START_KEY)
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(DayBaseline {
+                day: i64::MIN,
+                entries: Vec::new(),
+            });
         Ok(Self {
             store,
             broker: broker.to_string(),
@@ -111,7 +148,51 @@ impl OrderStack {
             positions,
             halted,
             kill_switch,
+            day,
         })
+    }
+
+    /// Start a new UTC day when `now` is past midnight: store every
+    /// position's P&L (realised, and open at `mark`) as the baseline the
+    /// daily-loss limits measure from. Returns whether a new day began.
+    ///
+    /// # Errors
+    /// [`Error::Storage`].
+    pub async fn roll_day(
+        &mut self,
+        now: UnixNanos,
+        mark: &dyn Fn(&InstrumentId) -> Option<Price>,
+    ) -> Result<bool> {
+        let today = now.0.div_euclid(NANOS_PER_DAY);
+        if today == self.day.day {
+            return Ok(false);
+        }
+        let entries = self
+            .positions
+            .iter()
+            .map(|((strategy, instrument), p)| {
+                let open = mark(instrument).and_then(|px| p.unrealized_pnl(px).ok());
+                DayStart {
+                    strategy: strategy.clone(),
+                    instrument: *instrument,
+                    realized: p.realized_pnl.amount - p.commissions.amount,
+                    open: open.map_or(Decimal::ZERO, |m| m.amount),
+                    marked: open.is_some(),
+                }
+            })
+            .collect();
+        let baseline = DayBaseline {
+            day: today,
+            entries,
+        };
+        let text = serde_json::to_string(&baseline).map_err(|e| Error::Broker {
+            broker: self.broker.clone(),
+            message: format!("daily baseline: {e}"),
+            retryable: false,
+        })?;
+        self.store.set_state(DAY_START_KEY, &text).await?;
+        self.day = baseline;
+        Ok(true)
     }
 
     /// The store.
@@ -231,20 +312,30 @@ impl OrderStack {
                 }
             }
         }
-        // Daily P&L: realised today is not separated yet; use open P&L plus realised since start.
+        // Daily P&L: everything now less the baseline stored at the start of the UTC day
+        // (`roll_day`). Open P&L is known only for `instrument` (the one with a price here).
+        let base: BTreeMap<(&StrategyId, &InstrumentId), &DayStart> = self
+            .day
+            .entries
+            .iter()
+            .map(|d| ((&d.strategy, &d.instrument), d))
+            .collect();
         let pnl = |filter: &dyn Fn(&StrategyId) -> bool| -> Decimal {
             self.positions
                 .iter()
                 .filter(|((st, _), _)| filter(st))
-                .map(|((_, i), p)| {
-                    let open = if i == instrument {
-                        last_price
-                            .and_then(|px| p.unrealized_pnl(px).ok())
-                            .map_or(Decimal::ZERO, |m| m.amount)
-                    } else {
-                        Decimal::ZERO
-                    };
-                    p.realized_pnl.amount - p.commissions.amount + open
+                .map(|((st, i), p)| {
+                    let b = base.get(&(st, i));
+                    let mut total = p.realized_pnl.amount
+                        - p.commissions.amount
+                        - b.map_or(Decimal::ZERO, |b| b.realized);
+                    if i == instrument
+                        && let Some(m) = last_price.and_then(|px| p.unrealized_pnl(px).ok())
+                    {
+                        total +=
+                            m.amount - b.filter(|b| b.marked).map_or(Decimal::ZERO, |b| b.open);
+                    }
+                    total
                 })
                 .sum()
         };

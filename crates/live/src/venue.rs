@@ -55,6 +55,8 @@ pub struct TradingVenue<B: Broker> {
     /// Fills booked before this run, replayed into the engine's book on the first event.
     replay: Vec<VenueEvent>,
     last_check: UnixNanos,
+    /// UTC day of the last event (days since 1970), to roll the daily-loss baseline at midnight.
+    last_day: i64,
 }
 
 fn err(e: impl std::fmt::Display) -> tessera_engine::Error {
@@ -105,6 +107,7 @@ impl<B: Broker> TradingVenue<B> {
                 })
                 .collect(),
             last_check: UnixNanos(0),
+            last_day: i64::MIN,
         })
     }
 
@@ -225,6 +228,14 @@ impl<B: Broker> TradingVenue<B> {
                     });
                 }
             }
+        }
+        if now.0.div_euclid(86_400_000_000_000) != self.last_day {
+            self.last_day = now.0.div_euclid(86_400_000_000_000);
+            let (index, last) = (&self.index, &self.last);
+            let mark = |i: &InstrumentId| index.get(i).and_then(|&k| last[k]);
+            self.rt
+                .block_on(self.stack.roll_day(now, &mark))
+                .map_err(err)?;
         }
         let events = self
             .rt
