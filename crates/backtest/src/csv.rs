@@ -376,62 +376,66 @@ fn expect_comma(b: &[u8], p: &mut usize, column: usize) -> std::result::Result<(
 }
 
 /// A decimal field at `*p`, up to (not including) its terminator (`,`, newline or end).
+///
+/// The common form (`-123.456`, at most 18 digits) is read as two digit runs without
+/// per-character state; anything else (exponents, spaces, long mantissas) goes through
+/// [`parse_decimal`] on the whole field.
 #[inline]
 fn number(b: &[u8], p: &mut usize, column: usize) -> std::result::Result<(i64, u32), FieldError> {
     let start = *p;
-    let mut i = start;
-    let neg = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
+    let rest = &b[start..];
+    let (neg, mut j) = match rest.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
     };
     let mut m: i64 = 0;
-    let mut digits = 0u32;
-    let mut scale = 0u32;
-    let mut dot = false;
-    while let Some(&c) = b.get(i) {
+    let int_start = j;
+    while let Some(&c) = rest.get(j) {
         let d = c.wrapping_sub(b'0');
-        if d < 10 {
-            if digits < 18 {
-                m = m * 10 + i64::from(d);
-            } else {
-                m = m
-                    .checked_mul(10)
-                    .and_then(|m| m.checked_add(i64::from(d)))
-                    .ok_or_else(|| bad(b, start, column))?;
-            }
-            digits += 1;
-            scale += u32::from(dot);
-        } else if c == b'.' && !dot {
-            dot = true;
-        } else if matches!(c, b',' | b'\n' | b'\r') {
+        if d >= 10 {
             break;
-        } else {
-            // Exponents, spaces: the general parser on the whole field.
-            let end = b[start..]
-                .iter()
-                .position(|&c| matches!(c, b',' | b'\n' | b'\r'))
-                .map_or(b.len(), |e| start + e);
-            let v = std::str::from_utf8(&b[start..end])
-                .ok()
-                .and_then(parse_decimal)
-                .ok_or_else(|| bad(b, start, column))?;
-            *p = end;
-            return Ok(v);
         }
-        i += 1;
+        m = m.wrapping_mul(10).wrapping_add(i64::from(d));
+        j += 1;
     }
-    if digits == 0 || scale > tessera_model::numbers::MAX_SCALE {
-        return Err(bad(b, start, column));
+    let mut digits = j - int_start;
+    let mut scale = 0;
+    if rest.get(j) == Some(&b'.') {
+        j += 1;
+        let frac_start = j;
+        while let Some(&c) = rest.get(j) {
+            let d = c.wrapping_sub(b'0');
+            if d >= 10 {
+                break;
+            }
+            m = m.wrapping_mul(10).wrapping_add(i64::from(d));
+            j += 1;
+        }
+        scale = j - frac_start;
+        digits += scale;
     }
-    *p = i;
-    Ok((if neg { -m } else { m }, scale))
+    let terminated = matches!(rest.get(j), None | Some(b',' | b'\n' | b'\r'));
+    if terminated
+        && digits > 0
+        && digits <= 18
+        && scale <= tessera_model::numbers::MAX_SCALE as usize
+    {
+        *p = start + j;
+        // `scale` ≤ 16 by the check above.
+        return Ok((if neg { -m } else { m }, scale as u32));
+    }
+    // Exponents, spaces, more than 18 digits: the general parser on the whole field.
+    let end = rest
+        .iter()
+        .position(|&c| matches!(c, b',' | b'\n' | b'\r'))
+        .map_or(b.len(), |e| start + e);
+    let v = std::str::from_utf8(&b[start..end])
+        .ok()
+        .and_then(parse_decimal)
+        .ok_or_else(|| bad(b, start, column))?;
+    *p = end;
+    Ok(v)
 }
 
 fn bad(b: &[u8], start: usize, column: usize) -> FieldError {

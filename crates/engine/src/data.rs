@@ -53,6 +53,11 @@ pub trait DataSource {
     fn next_event(&mut self) -> Option<MarketEvent>;
     /// Bars of `instrument` delivered so far.
     fn history(&self, instrument: usize) -> &dyn BarHistory;
+
+    /// How many more events are expected, if known (lets the engine size its curves once).
+    fn remaining_hint(&self) -> usize {
+        0
+    }
 }
 
 /// Bars of one instrument as integer columns with a common scale.
@@ -226,8 +231,16 @@ impl BarSeries {
         }
     }
 
+    /// `10^scale` as `f64`, exact for every scale up to [`tessera_model::numbers::MAX_SCALE`]
+    /// (a table, not `powi`, which costs a call per bar on the hot path).
     fn pow10(scale: u32) -> f64 {
-        10f64.powi(scale as i32)
+        const P: [f64; 17] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16,
+        ];
+        P.get(scale as usize)
+            .copied()
+            .unwrap_or_else(|| 10f64.powi(scale as i32))
     }
 
     /// Bar `i` as `f64` values; `mantissa / 10^scale` is the correctly rounded value of the decimal.
@@ -370,6 +383,14 @@ impl DataSource for SeriesSource<'_> {
 
     fn history(&self, instrument: usize) -> &dyn BarHistory {
         &self.histories[instrument]
+    }
+
+    fn remaining_hint(&self) -> usize {
+        self.series
+            .iter()
+            .zip(&self.cursor)
+            .map(|(s, &c)| s.len().saturating_sub(c))
+            .sum()
     }
 }
 

@@ -381,6 +381,9 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                 st.on_start(ctx)
             })?;
         }
+        let hint = data.remaining_hint();
+        self.timestamps.reserve(hint);
+        self.equity.reserve(hint);
         let mut events = Vec::new();
         while let Some(ev) = data.next_event() {
             let t = ev.time();

@@ -41,6 +41,7 @@ pub struct Bar {
 impl Bar {
     /// End of the interval (exclusive): the moment the bar becomes known.
     #[must_use]
+    #[inline]
     pub fn close_time(&self) -> UnixNanos {
         self.interval.next(self.open_time)
     }

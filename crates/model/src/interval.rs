@@ -43,6 +43,7 @@ impl IntervalUnit {
         }
     }
 
+    #[inline]
     fn seconds(self) -> Option<i64> {
         match self {
             Self::Second => Some(1),
@@ -150,6 +151,7 @@ impl Interval {
 
     /// Fixed length in nanoseconds; `None` for months, whose length varies.
     #[must_use]
+    #[inline]
     pub fn duration_nanos(&self) -> Option<i64> {
         self.unit
             .seconds()
@@ -194,6 +196,7 @@ impl Interval {
 
     /// Open time of the interval after the one that opens at `open` (its exclusive end).
     #[must_use]
+    #[inline]
     pub fn next(&self, open: UnixNanos) -> UnixNanos {
         match self.duration_nanos() {
             Some(d) => open.saturating_add(d),

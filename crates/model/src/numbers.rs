@@ -180,6 +180,8 @@ impl Price {
     ///
     /// # Errors
     /// [`Error::Invariant`] when it has more than [`MAX_SCALE`] decimals.
+    // Hot in the backtest loop (a bar per event); inline across crates.
+    #[inline]
     pub fn new(d: Decimal) -> Result<Self> {
         if d.scale() > MAX_SCALE {
             return Err(invariant(
@@ -194,6 +196,8 @@ impl Price {
     ///
     /// # Errors
     /// [`Error::Invariant`] when `scale > MAX_SCALE`.
+    // Hot in the backtest loop (a bar per event); inline across crates.
+    #[inline]
     pub fn from_parts(mantissa: i64, scale: u32) -> Result<Self> {
         if scale > MAX_SCALE {
             return Err(invariant(
@@ -280,6 +284,8 @@ impl Quantity {
     ///
     /// # Errors
     /// [`Error::Invariant`] when negative or with more than [`MAX_SCALE`] decimals.
+    // Hot in the backtest loop (a bar per event); inline across crates.
+    #[inline]
     pub fn new(d: Decimal) -> Result<Self> {
         if d.is_sign_negative() && !d.is_zero() {
             return Err(invariant("quantity", format!("{d} is negative")));
@@ -297,6 +303,8 @@ impl Quantity {
     ///
     /// # Errors
     /// As [`Quantity::new`].
+    // Hot in the backtest loop (a bar per event); inline across crates.
+    #[inline]
     pub fn from_parts(mantissa: i64, scale: u32) -> Result<Self> {
         if scale > MAX_SCALE {
             return Err(invariant(

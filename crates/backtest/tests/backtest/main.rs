@@ -5,5 +5,6 @@
 
 mod common;
 mod parity;
+mod parity_backtrader;
 mod strategies;
 mod sweeps;
