@@ -1021,14 +1021,67 @@ async fn test_dashboard_in_headless_chromium() {
         .enqueue_job(&tessera_storage::NewJob::new("reports", "{}"))
         .await
         .unwrap();
-    let (addr, _) = serve(
-        db.store(),
+    // Trading, a model in production with predictions at the end of the day, a schedule.
+    let store = db.store();
+    let state = full_state(
+        store,
         ApiConfig {
             open_read_on_loopback: true,
             ..ApiConfig::default()
         },
     )
     .await;
+    store
+        .insert_ml_model(&ml_fixture("demo", 1, "BTCUSDT"))
+        .await
+        .unwrap();
+    store.promote_ml_model("demo", 1).await.unwrap();
+    store
+        .insert_ml_predictions(&predictions_fixture("exec-demo-1", 1400))
+        .await
+        .unwrap();
+    store
+        .upsert_schedule(
+            "eod",
+            &json!({"name": "eod", "pipeline": ["reports"], "cron": "0 18 * * *"}).to_string(),
+        )
+        .await
+        .unwrap();
+    {
+        use tessera_model::{Currency, Money};
+        let usdt = Currency::new("USDT").unwrap();
+        for (i, eq) in [1_000_000, 1_004_000, 998_000, 1_006_000]
+            .into_iter()
+            .enumerate()
+        {
+            let i = i64::try_from(i).unwrap();
+            let m = Money::new(rust_decimal::Decimal::from(eq), usdt);
+            store
+                .insert_account_snapshot(&tessera_storage::AccountSnapshot {
+                    account: "paper".into(),
+                    strategy: String::new(),
+                    ts: UnixNanos::from_secs(DAY0 + i * 3600).unwrap(),
+                    equity: m,
+                    cash: m,
+                    realized_pnl: Money::new(rust_decimal::Decimal::ZERO, usdt),
+                    unrealized_pnl: Money::new(rust_decimal::Decimal::ZERO, usdt),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let t = tokens(store).await;
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let profile = tempfile_dir();
@@ -1074,20 +1127,58 @@ async fn test_dashboard_in_headless_chromium() {
                 "<td class=\"num\">1,430</td>",
             ],
         ),
-        ("portfolio", "1280,900", vec!["No account is connected"]),
+        (
+            "portfolio",
+            "1280,900",
+            vec![
+                "Kill switch is",
+                "No orders yet.",
+                "1.01M",
+                "data-points=\"4\"",
+                "-0.60",
+            ],
+        ),
         (
             "backtests",
             "1280,900",
             vec!["sma_cross", "data-points=\"2\"", "10500.00 USD"],
         ),
-        ("models", "1280,900", vec!["No model registry"]),
+        (
+            "models",
+            "1280,900",
+            vec![
+                "demo v1",
+                "production",
+                "<option>BTCUSDT</option>",
+                "r2",
+                "data-bars=\"1\"",
+                "direction right",
+            ],
+        ),
         (
             "operations",
             "1280,900",
-            vec!["ready", "BTCUSDT", "reports"],
+            vec!["ready", "BTCUSDT", "reports", "eod", "Next run"],
         ),
         ("markets", "390,844", vec!["data-drawn=\"1\""]),
+        // An order sent over the API (below, before this entry) and its fill appear on the portfolio page.
+        (
+            "portfolio",
+            "1280,900",
+            vec!["api-1", "filled", "manual", "BTCUSDT · sim"],
+        ),
+        ("portfolio", "390,844", vec!["api-1"]),
     ] {
+        if page == "portfolio" && must.contains(&"api-1") && size.starts_with("1280") {
+            let r = reqwest::Client::new()
+                .post(format!("http://{addr}/api/v1/orders"))
+                .bearer_auth(&t.trade)
+                .json(&json!({"symbol": "BTCUSDT", "side": "buy", "quantity": "1.5"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
         let url = format!("http://{addr}/#/{page}");
         let (dom, err) = run(vec![
             format!("--window-size={size}"),
@@ -1103,8 +1194,21 @@ async fn test_dashboard_in_headless_chromium() {
             !dom.contains("class=\"banner\"") || dom.contains("banner\" hidden"),
             "{page} shows an error banner: {dom}"
         );
-        for m in must {
+        for m in &must {
             assert!(dom.contains(m), "{page} at {size}: missing {m:?}\n{dom}");
+        }
+        if page == "markets" && size.starts_with("1280") {
+            assert!(
+                dom.contains("predictions: demo v1"),
+                "no prediction overlay: {dom}"
+            );
+            let p: usize = dom
+                .split("data-preds=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            assert!(p > 10, "prediction overlay drew {p} points");
         }
         if page == "markets" {
             let n: usize = dom
@@ -1115,10 +1219,11 @@ async fn test_dashboard_in_headless_chromium() {
                 .unwrap_or(0);
             assert!(n > 50, "chart has {n} bars");
         }
-        let name = if size.starts_with("390") {
-            format!("{page}-phone.png")
-        } else {
-            format!("{page}.png")
+        let name = match (size.starts_with("390"), must.contains(&"api-1")) {
+            (true, true) => format!("{page}-after-fill-phone.png"),
+            (true, false) => format!("{page}-phone.png"),
+            (false, true) => format!("{page}-after-fill.png"),
+            (false, false) => format!("{page}.png"),
         };
         let path = shots.join(&name);
         let _ = std::fs::remove_file(&path); // absent on the first run
@@ -1396,15 +1501,15 @@ fn ml_fixture(name: &str, version: i64, symbols: &str) -> tessera_storage::MlMod
     }
 }
 
-/// Predictions on the close of the first 30 bars, horizon 1.
-fn predictions_fixture(execution_id: &str) -> Vec<tessera_storage::MlPrediction> {
-    (1..=30)
+/// Predictions on the close of 30 bars from minute `first`, horizon 1.
+fn predictions_fixture(execution_id: &str, first: i64) -> Vec<tessera_storage::MlPrediction> {
+    (first..first + 30)
         .map(|i| tessera_storage::MlPrediction {
             execution_id: execution_id.into(),
             symbol: "BTCUSDT".into(),
             ts: UnixNanos::from_secs(DAY0 + i * 60).unwrap(),
             horizon: 1,
-            value: 0.0001 * f64::from(i32::try_from(i).unwrap()),
+            value: 0.0001 * f64::from(i32::try_from(i % 7).unwrap() - 3),
             probs: "{}".into(),
             created_at: UnixNanos::from_secs(DAY0 + i * 60).unwrap(),
         })
@@ -1836,7 +1941,7 @@ async fn models_and_predictions(app: &Router, store: &Store, t: &Tokens) {
         .await
         .unwrap();
     store
-        .insert_ml_predictions(&predictions_fixture("exec-demo-1"))
+        .insert_ml_predictions(&predictions_fixture("exec-demo-1", 1))
         .await
         .unwrap();
     let list = get(app, "/api/v1/models", &t.read).await.json();

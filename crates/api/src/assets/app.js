@@ -75,6 +75,7 @@ async function markets(root) {
           <button id="zoom-in" title="Zoom in">+</button><button id="zoom-out" title="Zoom out">−</button><button id="reset" title="Newest bars">⟲</button>
           <span id="live" class="pill">connecting…</span>
           <span id="series-info" class="muted"></span>
+          <span id="pred-info" class="muted"></span>
         </div>
         <div class="legend" id="legend"></div>
         <div class="chart-wrap"><canvas id="chart"></canvas></div>
@@ -140,9 +141,23 @@ async function loadSeries() {
   const series = await api("/chart?" + q);
   state.chart.setData(series.bars);
   state.interval = series.interval;
+  await loadPredictions(inst, series);
   $("#series-info").textContent = `${series.bars.length} × ${series.interval}` + (series.source_interval !== series.interval ? ` (from ${series.source_interval})` : "") + ` · ${Math.round(performance.now() - t0)} ms`;
   await loadBook(inst);
   startStream(inst, series.interval);
+}
+
+// The production model's predictions over the chart's range (nothing when no model is in production).
+async function loadPredictions(inst, series) {
+  const info = $("#pred-info");
+  state.predictions = [];
+  if (!series.bars.length) { info.textContent = ""; return; }
+  const q = new URLSearchParams({ symbol: inst.symbol, from: series.bars[0].timestamp, limit: "5000" });
+  const p = await api("/predictions?" + q);
+  if (!p.model) { info.textContent = "no production model"; state.chart.setPredictions([]); return; }
+  state.predictions = p.predictions;
+  state.chart.setPredictions(p.predictions);
+  info.textContent = `predictions: ${p.model.name} v${p.model.version} (${p.predictions.length})`;
 }
 
 async function loadBook(inst) {
@@ -196,6 +211,9 @@ async function startStream(inst, interval) {
         const msg = JSON.parse(data);
         if (ev === "bar" && msg.interval === state.interval) state.chart.update(msg.bar);
         else if (ev === "quote") renderBook(msg.quote);
+        else if (ev === "prediction" && msg.symbol === inst.symbol && state.predictions) {
+          state.predictions.push(msg); state.chart.setPredictions(state.predictions);
+        }
       }
     }
   } catch (e) {
@@ -211,8 +229,127 @@ function emptyPage(root, title, text) {
   root.innerHTML = `<div class="panel"><h2>${esc(title)}</h2><div class="empty">${text}</div></div>`;
 }
 
+// ---------- Portfolio ----------
+const num = (v) => (v === null || v === undefined || v === "" ? "—" : fmtNum(+v));
+const pnlCell = (v) => (v === null || v === undefined ? "—" : `<span class="${+v >= 0 ? "bid" : "ask"}">${esc(fmtNum(+v))}</span>`);
+
 async function portfolio(root) {
-  emptyPage(root, "Portfolio", "No account is connected to this API yet: live and paper trading do not serve positions, orders, fills or an equity curve here. This page fills in once the trading API lands.");
+  root.innerHTML = `
+  <div class="grid">
+    <div>
+      <div class="panel"><h2>Equity <span id="acct-name" class="muted"></span></h2><div class="chart-wrap small"><canvas id="equity"></canvas></div></div>
+      <div class="panel"><h2>Drawdown</h2><div class="chart-wrap small"><canvas id="drawdown"></canvas></div></div>
+      <div class="panel"><h2>Positions</h2><div id="positions"></div></div>
+      <div class="panel"><h2>Orders</h2><div id="orders"></div></div>
+      <div class="panel"><h2>Fills</h2><div id="fills"></div></div>
+    </div>
+    <div>
+      <div class="panel"><h2>Kill switch</h2><div id="kill"></div></div>
+      <div class="panel"><h2>Accounts</h2><div id="accounts"></div></div>
+      <div class="panel"><h2>Order ticket</h2>
+        <form id="ticket" class="inline">
+          <input name="symbol" placeholder="BTCUSDT" required aria-label="Symbol">
+          <select name="side" aria-label="Side"><option>buy</option><option>sell</option></select>
+          <input name="quantity" placeholder="quantity" required aria-label="Quantity">
+          <input name="limit_price" placeholder="limit (optional)" aria-label="Limit price">
+          <button type="submit">Send</button>
+        </form>
+        <p class="muted">Needs scope trade. Risk checks and the order stack apply; the server must run an order desk (api.order_desk).</p>
+      </div>
+      <div class="panel"><h2>Account history</h2><div id="history"></div></div>
+    </div>
+  </div>`;
+  $("#ticket").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target), body = { symbol: f.get("symbol"), side: f.get("side"), quantity: f.get("quantity") };
+    if (f.get("limit_price")) { body.type = "limit"; body.limit_price = f.get("limit_price"); }
+    try {
+      const r = await api("/orders", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      banner(r.approved ? `Order ${r.order.id}: ${r.order.status}.` : `Order ${r.order.id} refused: ${r.order.reject_reason}`, r.approved);
+      await loadTrading();
+    } catch (err) { showError(err); }
+  };
+  await Promise.all([loadTrading(), loadKill(), loadAccounts()]);
+  startWs();
+}
+
+async function loadAccounts() {
+  const { accounts } = await api("/account");
+  $("#accounts").innerHTML = table([
+    { label: "Account", get: (a) => a.account + (a.strategy ? " · " + a.strategy : "") }, { label: "Equity", num: true, get: (a) => num(a.equity) },
+    { label: "Cash", num: true, get: (a) => num(a.cash) }, { label: "Open P&L", num: true, html: (a) => pnlCell(a.unrealized_pnl) },
+  ], accounts, "No account snapshots yet (a running trade stores one every risk.reconcile_seconds).");
+  const main = accounts.find((a) => !a.strategy) || accounts[0];
+  const account = main ? main.account : "paper";
+  $("#acct-name").textContent = account;
+  const h = await api("/account/history?" + new URLSearchParams({ account, limit: "10000" }));
+  drawLine($("#equity"), h.history.map((p) => [Date.parse(p.timestamp), +p.equity]));
+  drawLine($("#drawdown"), h.history.map((p) => [Date.parse(p.timestamp), p.drawdown_pct]), "#ef5350");
+  $("#history").innerHTML = table([
+    { label: "Time", get: (p) => p.timestamp.slice(0, 16) }, { label: "Equity", num: true, get: (p) => num(p.equity) },
+    { label: "DD %", num: true, get: (p) => p.drawdown_pct.toFixed(2) },
+  ], h.history.slice(-20).reverse(), "No history yet.");
+}
+
+async function loadTrading() {
+  const [pos, ord, fil] = await Promise.all([api("/positions"), api("/orders?limit=10000"), api("/fills?limit=10000")]);
+  $("#positions").innerHTML = table([
+    { label: "Strategy", get: (p) => p.strategy }, { label: "Symbol", get: (p) => p.symbol + " · " + p.venue },
+    { label: "Qty", num: true, get: (p) => p.quantity }, { label: "Avg price", num: true, get: (p) => num(p.avg_price) },
+    { label: "Mark", num: true, get: (p) => num(p.last_price) }, { label: "Value", num: true, get: (p) => num(p.market_value) },
+    { label: "Open P&L", num: true, html: (p) => pnlCell(p.unrealized_pnl) }, { label: "Realised", num: true, html: (p) => pnlCell(p.realized_pnl) },
+  ], pos.positions, "No open positions.");
+  $("#orders").innerHTML = table([
+    { label: "Id", get: (o) => o.id }, { label: "Created", get: (o) => o.created_at.slice(0, 19) }, { label: "Strategy", get: (o) => o.strategy },
+    { label: "Symbol", get: (o) => o.symbol }, { label: "Side", get: (o) => o.side }, { label: "Type", get: (o) => o.type },
+    { label: "Qty", num: true, get: (o) => o.quantity }, { label: "Limit", num: true, get: (o) => o.limit_price || "" },
+    { label: "Status", html: (o) => `<span class="pill ${esc(o.status)}">${esc(o.status)}</span>` },
+    { label: "Filled", num: true, get: (o) => o.filled_quantity }, { label: "Avg", num: true, get: (o) => o.avg_fill_price || "" },
+    { label: "", html: (o) => (["filled", "cancelled", "rejected", "expired"].includes(o.status) ? esc(o.reject_reason || "") : `<button data-cancel="${esc(o.id)}">Cancel</button>`) },
+  ], ord.orders.slice(-100).reverse(), "No orders yet.");
+  root().querySelectorAll("button[data-cancel]").forEach((b) => {
+    b.onclick = async () => {
+      try { const o = await api(`/orders/${encodeURIComponent(b.dataset.cancel)}/cancel`, { method: "POST" }); banner(`Order ${o.id}: ${o.status}.`, true); await loadTrading(); } catch (err) { showError(err); }
+    };
+  });
+  $("#fills").innerHTML = table([
+    { label: "Time", get: (f) => f.timestamp.slice(0, 19) }, { label: "Order", get: (f) => f.order_id }, { label: "Trade", get: (f) => f.trade_id },
+    { label: "Symbol", get: (f) => f.symbol }, { label: "Side", get: (f) => f.side }, { label: "Qty", num: true, get: (f) => f.quantity },
+    { label: "Price", num: true, get: (f) => f.price }, { label: "Fee", num: true, get: (f) => f.commission + " " + f.currency },
+  ], fil.fills.slice(-100).reverse(), "No fills yet.");
+}
+
+async function loadKill() {
+  const k = await api("/kill-switch");
+  $("#kill").innerHTML = `<p>Kill switch is <span class="pill ${k.state === "on" ? "failed" : "succeeded"}" id="kill-state">${esc(k.state)}</span></p>
+    <button id="kill-on">Stop trading (on)</button> <button id="kill-off">Release (off, admin)</button>`;
+  const set = async (v) => {
+    try { await api("/kill-switch", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ state: v }) }); await loadKill(); } catch (err) { showError(err); }
+  };
+  $("#kill-on").onclick = () => set("on");
+  $("#kill-off").onclick = () => set("off");
+}
+
+const root = () => $("#page");
+
+function stopWs() {
+  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+}
+
+// Orders and fills as they happen (WebSocket; the token goes in the query since browsers cannot set headers).
+function startWs() {
+  stopWs();
+  const q = state.token ? "?token=" + encodeURIComponent(state.token) : "";
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/ws" + q);
+  state.ws = ws;
+  let pending = null;
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "order" || msg.type === "fill") {
+      clearTimeout(pending);
+      pending = setTimeout(() => { if (state.ws === ws) loadTrading().catch(showError); }, 250);
+    }
+  };
 }
 
 async function backtests(root) {
@@ -249,7 +386,7 @@ async function showRun(id) {
 }
 
 // A plain line chart (equity curves).
-function drawLine(canvas, pts) {
+function drawLine(canvas, pts, color = "#4c9aff") {
   const dpr = window.devicePixelRatio || 1, W = canvas.clientWidth, H = canvas.clientHeight;
   canvas.width = W * dpr; canvas.height = H * dpr;
   const ctx = canvas.getContext("2d"); ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -257,30 +394,150 @@ function drawLine(canvas, pts) {
   canvas.dataset.points = String(pts.length);
   if (pts.length < 2) { ctx.fillStyle = "#8a96a3"; ctx.fillText("Not enough points.", 10, 20); return; }
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys) || 1;
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys) > y0 ? Math.max(...ys) : y0 + 1;
   const X = (x) => 8 + (x - x0) / Math.max(1, x1 - x0) * (W - 80), Y = (y) => 8 + (y1 - y) / Math.max(1e-9, y1 - y0) * (H - 24);
   ctx.strokeStyle = "#27313c"; ctx.fillStyle = "#8a96a3"; ctx.font = "11px system-ui";
   for (const v of [y0, (y0 + y1) / 2, y1]) { ctx.beginPath(); ctx.moveTo(8, Y(v)); ctx.lineTo(W - 72, Y(v)); ctx.stroke(); ctx.fillText(fmtNum(v), W - 66, Y(v) + 4); }
-  ctx.strokeStyle = "#4c9aff"; ctx.lineWidth = 1.5; ctx.beginPath();
+  ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.beginPath();
   pts.forEach((p, i) => (i ? ctx.lineTo(X(p[0]), Y(p[1])) : ctx.moveTo(X(p[0]), Y(p[1]))));
   ctx.stroke();
   canvas.dataset.drawn = "1";
 }
 
+// ---------- Models ----------
 async function models(root) {
-  emptyPage(root, "Models", "No model registry is served by this API yet: models, metrics, feature importance and predictions appear here once it is.");
+  const { models: list } = await api("/models");
+  if (!list.length) {
+    emptyPage(root, "Models", "No model is registered yet: train one with <code>tessera model train</code> (or let <code>tessera up</code> train the demo model) and it appears here.");
+    return;
+  }
+  root.innerHTML = `<div class="panel"><h2>Registry</h2><div id="registry"></div></div>
+    <div class="grid">
+      <div>
+        <div class="panel"><h2>Predictions vs outcomes <span id="model-name" class="muted"></span></h2>
+          <div class="controls"><select id="pred-symbol" aria-label="Ticker"></select><span id="pred-stats" class="muted"></span></div>
+          <div class="chart-wrap small"><canvas id="pred-chart"></canvas></div></div>
+        <div class="panel"><h2>Metrics per evaluation</h2><div id="metrics"></div></div>
+      </div>
+      <div>
+        <div class="panel"><h2>Feature importance</h2>
+          <div class="controls"><select id="imp-symbol" aria-label="Ticker"></select></div>
+          <div class="chart-wrap small"><canvas id="importance"></canvas></div></div>
+      </div>
+    </div>`;
+  const metricCell = (m) => Object.entries(m.metrics || {}).slice(0, 3).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(3) : v}`).join(" · ");
+  $("#registry").innerHTML = table([
+    { label: "Model", html: (m) => `<a href="#/models" data-model="${esc(m.name)}" data-version="${m.version}">${esc(m.name)} v${m.version}</a>` },
+    { label: "Stage", html: (m) => `<span class="pill ${m.stage === "production" ? "succeeded" : m.stage === "archived" ? "cancelled" : ""}">${esc(m.stage)}</span>` },
+    { label: "Kind", get: (m) => m.kind }, { label: "Target", get: (m) => m.target }, { label: "Symbols", get: (m) => m.symbols.join(", ") },
+    { label: "Interval", get: (m) => m.interval }, { label: "Trained", get: (m) => m.created_at.slice(0, 16) }, { label: "Metrics", get: metricCell },
+  ], list, "");
+  root.querySelectorAll("a[data-model]").forEach((a) => { a.onclick = (e) => { e.preventDefault(); showModel(a.dataset.model, a.dataset.version); }; });
+  const prod = list.find((m) => m.stage === "production") || list[list.length - 1];
+  await showModel(prod.name, prod.version);
+}
+
+async function showModel(name, version) {
+  $("#model-name").textContent = `${name} v${version}`;
+  const n = encodeURIComponent(name), v = encodeURIComponent(version);
+  const [detail, met, imp] = await Promise.all([api(`/models/${n}?version=${v}`), api(`/models/${n}/metrics?version=${v}`), api(`/models/${n}/importance?version=${v}`)]);
+  // Metrics: one row per evaluation, one column per metric.
+  const names = [...new Set(met.metrics.map((m) => m.metric))];
+  const evals = [...new Set(met.metrics.map((m) => m.evaluation))].map((e) => {
+    const row = { evaluation: e, rows: 0 };
+    for (const m of met.metrics.filter((x) => x.evaluation === e)) { row[m.metric] = m.value; row.rows = m.rows; row.range = m.data_from.slice(0, 10) + " → " + m.data_to.slice(0, 10); }
+    return row;
+  });
+  $("#metrics").innerHTML = table([{ label: "Evaluation", get: (r) => r.evaluation }, { label: "Rows", num: true, get: (r) => r.rows }, { label: "Data", get: (r) => r.range },
+    ...names.map((k) => ({ label: k, num: true, get: (r) => (r[k] === null || r[k] === undefined ? "—" : (+r[k]).toFixed(4)) }))], evals, "No evaluations stored.");
+  // Importance per ticker.
+  const isel = $("#imp-symbol");
+  isel.innerHTML = imp.symbols.map((s) => `<option>${esc(s)}</option>`).join("");
+  const drawImp = () => drawBars($("#importance"), imp.importance.filter((i) => i.symbol === isel.value && i.value !== null).slice(0, 15));
+  isel.onchange = drawImp;
+  drawImp();
+  // Predictions against what happened.
+  const psel = $("#pred-symbol");
+  psel.innerHTML = detail.model.symbols.map((s) => `<option>${esc(s)}</option>`).join("");
+  const drawPred = async () => {
+    const p = await api("/predictions?" + new URLSearchParams({ model: name, version: String(version), symbol: psel.value, limit: "10000" }));
+    const pts = p.predictions.filter((x) => x.value !== null);
+    drawLines($("#pred-chart"), [
+      { color: "#4c9aff", pts: pts.map((x) => [Date.parse(x.timestamp), x.value]) },
+      { color: "#e0b050", pts: pts.filter((x) => x.outcome !== null).map((x) => [Date.parse(x.timestamp), x.outcome]) },
+    ]);
+    const both = pts.filter((x) => x.outcome !== null);
+    const hits = both.filter((x) => Math.sign(x.value) === Math.sign(x.outcome)).length;
+    $("#pred-stats").innerHTML = `<span class="c-pred">predicted</span> · <span class="c-out">outcome</span> · ${pts.length} predictions` +
+      (both.length ? ` · direction right ${(hits / both.length * 100).toFixed(1)} %` : "");
+  };
+  psel.onchange = drawPred;
+  await drawPred();
+}
+
+// Horizontal bars (feature importance).
+function drawBars(canvas, rows) {
+  const dpr = window.devicePixelRatio || 1, W = canvas.clientWidth, H = canvas.clientHeight;
+  canvas.width = W * dpr; canvas.height = H * dpr;
+  const ctx = canvas.getContext("2d"); ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  canvas.dataset.bars = String(rows.length);
+  ctx.font = "11px system-ui"; ctx.textBaseline = "middle";
+  if (!rows.length) { ctx.fillStyle = "#8a96a3"; ctx.fillText("No importance stored for this ticker.", 10, 20); return; }
+  const max = Math.max(...rows.map((r) => Math.abs(r.value))) || 1, rowH = Math.min(22, (H - 8) / rows.length), left = 110;
+  rows.forEach((r, i) => {
+    const yy = 4 + i * rowH + rowH / 2, w = Math.abs(r.value) / max * (W - left - 60);
+    ctx.fillStyle = "#8a96a3"; ctx.fillText(r.feature.slice(0, 16), 4, yy);
+    ctx.fillStyle = r.value >= 0 ? "#4c9aff" : "#ef5350"; ctx.fillRect(left, yy - rowH * 0.35, Math.max(1, w), rowH * 0.7);
+    ctx.fillStyle = "#d8dee6"; ctx.fillText(r.value.toPrecision(3), left + w + 4, yy);
+  });
+  canvas.dataset.drawn = "1";
+}
+
+// Several lines on one time axis, each on the shared value scale.
+function drawLines(canvas, series) {
+  const dpr = window.devicePixelRatio || 1, W = canvas.clientWidth, H = canvas.clientHeight;
+  canvas.width = W * dpr; canvas.height = H * dpr;
+  const ctx = canvas.getContext("2d"); ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const all = series.flatMap((s) => s.pts);
+  canvas.dataset.points = String(all.length);
+  if (all.length < 2) { ctx.fillStyle = "#8a96a3"; ctx.fillText("No predictions stored for this ticker.", 10, 20); return; }
+  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs); let y0 = Math.min(...ys), y1 = Math.max(...ys);
+  if (y0 === y1) { y0 -= 1; y1 += 1; }
+  const X = (x) => 8 + (x - x0) / Math.max(1, x1 - x0) * (W - 80), Y = (y) => 8 + (y1 - y) / (y1 - y0) * (H - 24);
+  ctx.strokeStyle = "#27313c"; ctx.fillStyle = "#8a96a3"; ctx.font = "11px system-ui";
+  for (const v of [y0, 0, y1]) { if (v < y0 || v > y1) continue; ctx.beginPath(); ctx.moveTo(8, Y(v)); ctx.lineTo(W - 72, Y(v)); ctx.stroke(); ctx.fillText(fmtNum(v), W - 66, Y(v) + 4); }
+  for (const s of series) {
+    ctx.strokeStyle = s.color; ctx.lineWidth = 1.2; ctx.beginPath();
+    s.pts.forEach((p, i) => (i ? ctx.lineTo(X(p[0]), Y(p[1])) : ctx.moveTo(X(p[0]), Y(p[1]))));
+    ctx.stroke();
+  }
+  canvas.dataset.drawn = "1";
 }
 
 async function operations(root) {
   root.innerHTML = `
     <div class="panel"><h2>Service</h2><div id="health"></div></div>
     <div class="panel"><h2>Data freshness</h2><div id="fresh"></div></div>
+    <div class="panel"><h2>Schedules</h2><div id="schedules"></div></div>
     <div class="panel"><h2>Jobs</h2><div id="jobs"></div></div>`;
   const [h, r] = await Promise.all([api("/health"), api("/ready").catch((e) => ({ status: "not ready: " + e.message }))]);
   $("#health").innerHTML = table([{ label: "Status", get: (x) => x.status }, { label: "Readiness", get: () => r.status }, { label: "Database", get: () => r.database || "—" },
     { label: "Version", get: (x) => x.version }, { label: "Uptime", num: true, get: (x) => x.uptime_seconds + " s" }], [h], "");
   const { series } = await api("/data/status");
   $("#fresh").innerHTML = table(statusCols, series, "No series stored yet.");
+  const { schedules } = await api("/schedules");
+  $("#schedules").innerHTML = table([
+    { label: "Schedule", get: (x) => x.name }, { label: "Steps", get: (x) => x.steps.join(" → ") }, { label: "Cron", get: (x) => `${x.cron} ${x.timezone}` },
+    { label: "Next run", get: (x) => (x.next_run || "—").slice(0, 16) },
+    { label: "Last", html: (x) => (x.last_status ? `<span class="pill ${esc(x.last_status)}">${esc(x.last_status)}</span>` : "—") },
+    { label: "", html: (x) => `<button data-run="${esc(x.name)}">Run now</button>` },
+  ], schedules, "No schedules registered (tessera up registers the configured ones).");
+  root.querySelectorAll("button[data-run]").forEach((b) => {
+    b.onclick = async () => {
+      try { const r = await api(`/schedules/${encodeURIComponent(b.dataset.run)}/run`, { method: "POST" }); banner(`Schedule ${r.schedule}: ${r.status}${r.job_id ? ", job " + r.job_id : ""}.`, true); } catch (err) { showError(err); }
+    };
+  });
   const { jobs } = await api("/jobs?limit=50");
   $("#jobs").innerHTML = table([
     { label: "Id", num: true, get: (j) => j.id }, { label: "Type", get: (j) => j.type },
@@ -297,6 +554,7 @@ async function route() {
   const page = pages[name] ? name : "markets";
   document.querySelectorAll("#nav a[data-page]").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
   stopStream();
+  stopWs();
   document.body.dataset.page = page;
   document.body.dataset.ready = "";
   const t0 = performance.now();

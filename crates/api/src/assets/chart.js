@@ -13,6 +13,7 @@ class CandleChart {
     this.end = 0;        // index after the last visible bar (float)
     this.hover = null;   // {x, y}
     this.follow = true;  // keep the newest bar in view on updates
+    this.preds = [];     // {t: ms of the bar close the prediction was made on, v: predicted value}
     this.pointers = new Map();
     this.bind();
     new ResizeObserver(() => this.draw()).observe(canvas);
@@ -28,6 +29,19 @@ class CandleChart {
     this.end = this.bars.length;
     this.follow = true;
     this.draw();
+  }
+
+  // Predictions of the production model, drawn over the volume pane and as markers on the candles.
+  setPredictions(preds) {
+    this.preds = preds.filter((p) => p.value !== null).map((p) => ({ t: Date.parse(p.timestamp), v: +p.value }));
+    this.draw();
+  }
+
+  // Index of the bar a prediction stamped at `t` (a bar close) was made on: the last bar opening before t.
+  barAt(t) {
+    let lo = 0, hi = this.bars.length - 1, at = -1;
+    while (lo <= hi) { const m = (lo + hi) >> 1; if (this.bars[m].t < t) { at = m; lo = m + 1; } else hi = m - 1; }
+    return at;
   }
 
   // A live bar: replace the last one when it has the same time, else append.
@@ -167,6 +181,32 @@ class CandleChart {
         ctx.globalAlpha = 0.45; ctx.fillRect(cx - bw / 2, priceH + 6 + volH - vh, bw, vh); ctx.globalAlpha = 1;
       }
     }
+    // prediction overlay: a line over the volume pane (own scale) and a marker per candle, green up / red down
+    let drawnPreds = 0;
+    if (this.preds.length) {
+      const pts = [];
+      for (const p of this.preds) {
+        const i = this.barAt(p.t);
+        if (i >= i0 && i < i1) pts.push([x(i), p.v, i]);
+      }
+      if (pts.length) {
+        let pl = Math.min(...pts.map((q) => q[1])), ph = Math.max(...pts.map((q) => q[1]));
+        if (ph === pl) { ph += 1e-9; pl -= 1e-9; }
+        const top = priceH + 6, py = (v) => top + (ph - v) / (ph - pl) * volH;
+        ctx.strokeStyle = col("--accent", "#4c9aff"); ctx.lineWidth = 1.5; ctx.beginPath();
+        pts.forEach((q, k) => (k ? ctx.lineTo(q[0], py(q[1])) : ctx.moveTo(q[0], py(q[1]))));
+        ctx.stroke(); ctx.lineWidth = 1;
+        for (const q of pts) {
+          const b = this.bars[q[2]];
+          ctx.fillStyle = q[1] >= 0 ? up : down;
+          const my = q[1] >= 0 ? y(b.h) - 6 : y(b.l) + 6;
+          ctx.beginPath(); ctx.arc(q[0], my, Math.max(1.5, Math.min(3, step * 0.3)), 0, Math.PI * 2); ctx.fill();
+        }
+        ctx.fillStyle = muted; ctx.textBaseline = "top"; ctx.fillText("prediction", 4, top);
+        drawnPreds = pts.length;
+      }
+    }
+    c.dataset.preds = String(drawnPreds);
     // last price line
     const last = this.bars[n - 1];
     ctx.setLineDash([3, 3]); ctx.strokeStyle = muted; ctx.beginPath(); ctx.moveTo(0, y(last.c)); ctx.lineTo(pw, y(last.c)); ctx.stroke(); ctx.setLineDash([]);
