@@ -128,7 +128,7 @@ fn default_zero() -> String {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSystemsParams {
-    /// System name; targets and orders carry it as their strategy id (default: the strategy name).
+    /// System name; targets and orders carry it as their strategy id (default: `eod_<strategy>`).
     #[serde(default)]
     pub system: Option<String>,
     /// Built-in strategy (`sma_cross`, `ewmac`, `breakout`, `rsi_reversion`, `buy_hold`, …).
@@ -454,12 +454,38 @@ fn default_metric() -> String {
 }
 
 /// `sweep`: a parameter sweep; the best row is run again and stored as a backtest run.
-/// (Unknown keys are refused by the flattened [`BacktestParams`].)
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SweepParams {
-    /// The backtest every grid point varies.
-    #[serde(flatten)]
-    pub backtest: BacktestParams,
+    /// Strategy name.
+    pub strategy: String,
+    /// Fixed strategy parameters, `K=V` items.
+    #[serde(default)]
+    pub params: StringList,
+    /// Stored symbol (with `venue` and `interval`); or `csv`.
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Venue of `symbol`.
+    #[serde(default)]
+    pub venue: Option<String>,
+    /// Interval of `symbol` (default `1d`).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// First bar time.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// End time, excluded.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// An OHLCV CSV file instead of stored bars.
+    #[serde(default)]
+    pub csv: Option<String>,
+    /// Starting cash (decimal text).
+    #[serde(default)]
+    pub cash: Option<String>,
+    /// Commission rate per fill (decimal text).
+    #[serde(default)]
+    pub commission: Option<String>,
     /// Grid axes `K=START:END:STEP` (at least one).
     pub grid: StringList,
     /// Statistic ranked on (default `sharpe_ratio`).
@@ -469,9 +495,27 @@ pub struct SweepParams {
     #[serde(default)]
     pub constraint: StringList,
 }
+impl SweepParams {
+    /// The backtest every grid point varies.
+    #[must_use]
+    pub fn backtest(&self) -> BacktestParams {
+        BacktestParams {
+            strategy: self.strategy.clone(),
+            params: self.params.clone(),
+            symbol: self.symbol.clone(),
+            venue: self.venue.clone(),
+            interval: self.interval.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            csv: self.csv.clone(),
+            cash: self.cash.clone(),
+            commission: self.commission.clone(),
+        }
+    }
+}
 impl Validate for SweepParams {
     fn validate(&self) -> std::result::Result<(), String> {
-        self.backtest.validate()?;
+        self.backtest().validate()?;
         if self.grid.0.is_empty() {
             return Err("grid: give at least one K=START:END:STEP".into());
         }
@@ -765,7 +809,8 @@ mod tests {
                 &["account=123".into(), "dry_run=true".into()],
             )
             .unwrap();
-        assert_eq!(v, json!({"account": "123", "dry_run": true}));
+        assert_eq!(v["account"], "123");
+        assert_eq!(v["dry_run"], true);
         let v = r
             .params_from_pairs("data_backfill", &["symbols=BTCUSDT,ETHUSDT".into()])
             .unwrap();
@@ -775,6 +820,63 @@ mod tests {
             "strategy is required"
         );
         assert!(r.get("reports").unwrap().has_handler());
+        assert!(r.get("backups").unwrap().has_handler());
         assert!(!r.get("run_systems").unwrap().has_handler());
+    }
+
+    #[rstest::rstest]
+    #[case::lookback("run_systems", &["lookback_bars=5"], "lookback_bars")]
+    #[case::capital("run_systems", &["capital=-5"], "capital")]
+    #[case::interval("run_systems", &["interval=fortnight"], "interval")]
+    #[case::strategy_params("run_systems", &["params=fast"], "params")]
+    #[case::buffer("order_generation", &["buffer=abc"], "buffer")]
+    #[case::kind("model_training", &["kind=forest"], "kind")]
+    #[case::fraction("model_training", &["test_fraction=1.5"], "test_fraction")]
+    #[case::name("model_training", &["name=a b"], "name")]
+    #[case::bars("predictions", &["bars=0"], "bars")]
+    #[case::data("backtest", &["strategy=sma_cross"], "symbol")]
+    #[case::both("backtest", &["strategy=x", "symbol=A", "csv=a.csv"], "not both")]
+    #[case::grid("sweep", &["strategy=x", "symbol=A"], "grid")]
+    #[case::grid_form("sweep", &["strategy=x", "symbol=A", "grid=fast=1:2"], "grid")]
+    #[case::unknown("sweep", &["strategy=x", "symbol=A", "grid=a=1:2:1", "nope=1"], "nope")]
+    #[case::keep("backups", &["keep=0"], "keep")]
+    fn test_bad_params_are_refused_with_the_key(
+        #[case] job: &str,
+        #[case] pairs: &[&str],
+        #[case] needle: &str,
+    ) {
+        let r = Registry::builtin();
+        let pairs: Vec<String> = pairs.iter().map(ToString::to_string).collect();
+        let e = r.params_from_pairs(job, &pairs).unwrap_err().to_string();
+        assert!(e.contains(needle), "{job} {pairs:?}: {e}");
+    }
+
+    #[test]
+    fn test_good_params_are_normalised() {
+        let r = Registry::builtin();
+        let v = r.validate("run_systems", &Value::Null).unwrap();
+        assert_eq!(v["strategy"], "sma_cross");
+        assert_eq!(v["lookback_bars"], 2000);
+        let v = r
+            .params_from_pairs(
+                "sweep",
+                &[
+                    "strategy=sma_cross".into(),
+                    "symbol=BTCUSDT".into(),
+                    "grid=fast=5:10:5,slow=20:30:10".into(),
+                ],
+            )
+            .unwrap();
+        assert_eq!(v["grid"], json!(["fast=5:10:5", "slow=20:30:10"]));
+        assert_eq!(v["metric"], "sharpe_ratio");
+        let v = r
+            .params_from_pairs("order_generation", &["buffer=0.5".into()])
+            .unwrap();
+        assert_eq!(v["buffer"], "0.5");
+        let v = r
+            .params_from_pairs("model_training", &["promote=true".into()])
+            .unwrap();
+        assert_eq!(v["promote"], true);
+        assert_eq!(v["features"], "ret:1,ret:5,rsi:14");
     }
 }

@@ -325,6 +325,7 @@ impl Registry {
         let ambiguous: Vec<usize> = (0..keys.len()).filter(|i| keys[*i].2.is_some()).collect();
         let tries = 1_usize << ambiguous.len().min(8);
         let mut first_err = None;
+        let mut named_err = None;
         for mask in 0..tries {
             let mut obj = serde_json::Map::new();
             for (i, (k, raw, parsed)) in keys.iter().enumerate() {
@@ -341,11 +342,19 @@ impl Registry {
             match self.validate(job_type, &Value::Object(obj)) {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    first_err.get_or_insert(e);
+                    // Prefer a message that names a parameter (a validation
+                    // error) over a bare type mismatch from another reading.
+                    let text = e.to_string();
+                    if named_err.is_none() && keys.iter().any(|(k, _, _)| text.contains(k.as_str()))
+                    {
+                        named_err = Some(e);
+                    } else {
+                        first_err.get_or_insert(e);
+                    }
                 }
             }
         }
-        Err(first_err.expect("at least one try"))
+        Err(named_err.or(first_err).expect("at least one try"))
     }
 }
 

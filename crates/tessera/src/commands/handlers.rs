@@ -195,7 +195,8 @@ impl JobHandler for SweepHandler {
         Box::pin(async move {
             let p: SweepParams = params(v)?;
             let mut args = vec!["--json".to_string(), "sweep".to_string()];
-            args.extend(backtest_args(&p.backtest, &p.backtest.params.0));
+            let base = p.backtest();
+            args.extend(backtest_args(&base, &base.params.0));
             for g in &p.grid.0 {
                 args.extend(["--grid".to_string(), g.clone()]);
             }
@@ -210,8 +211,7 @@ impl JobHandler for SweepHandler {
                     "the sweep returned no rows (every grid point refused?)",
                 ));
             };
-            let mut merged: BTreeMap<String, String> = p
-                .backtest
+            let mut merged: BTreeMap<String, String> = base
                 .params
                 .0
                 .iter()
@@ -230,7 +230,7 @@ impl JobHandler for SweepHandler {
             ))
             .await;
             let mut args = vec!["--json".to_string(), "backtest".to_string()];
-            args.extend(backtest_args(&p.backtest, &kvs));
+            args.extend(backtest_args(&base, &kvs));
             let out = run_tessera(ctx, self.config.as_ref(), args).await?;
             let stats = parse_json(&out, "tessera backtest")?;
             ctx.info(&format!("best run stored as {}", stats["run_id"]))
@@ -272,13 +272,17 @@ async fn resolve_data(
         },
     };
     let symbols: Vec<String> = if symbols.is_empty() {
-        let mut s: Vec<String> = cursors
+        let mut s: Vec<String> = Vec::new();
+        for c in cursors
             .iter()
             .filter(|c| c.instrument.venue.to_string() == venue)
             .filter(|c| interval.is_none_or(|i| c.interval.to_string() == i))
-            .map(|c| c.instrument.symbol.to_string())
-            .collect();
-        s.dedup();
+        {
+            let sym = c.instrument.symbol.to_string();
+            if !s.contains(&sym) {
+                s.push(sym);
+            }
+        }
         s
     } else {
         symbols.to_vec()
@@ -529,7 +533,11 @@ impl RunSystemsHandler {
             p.interval.as_deref(),
         )
         .await?;
-        let system = p.system.clone().unwrap_or_else(|| p.strategy.clone());
+        // `eod_<strategy>` by default: a strategy id of its own, apart from a live trader running the same strategy.
+        let system = p
+            .system
+            .clone()
+            .unwrap_or_else(|| format!("eod_{}", p.strategy));
         let strategy_params =
             tessera_strategy::Params::parse(p.params.0.iter().map(String::as_str)).map_err(bad)?;
         // Build once up front so an unknown strategy or bad parameter is a clear, permanent error.
