@@ -30,6 +30,8 @@ trap cleanup EXIT
 export TESSERA_DATA_DIR="$WORK/data"
 export TESSERA_DATABASE_URL="sqlite://$WORK/data/tessera.db"
 export TESSERA_API_RATE_LIMIT_PER_MINUTE=0
+# Orders go through risk and the order stack to the paper account, so submit and cancel are fuzzed too.
+export TESSERA_API_ORDER_DESK=paper
 unset RUST_LOG
 
 # Demo data: one day of 1-minute bars (a seeded random walk) through the importer.
