@@ -223,7 +223,8 @@ pub(crate) struct CostArgs {
 /// `tessera backtest` run flags.
 #[derive(Debug, Args)]
 pub(crate) struct BacktestRunArgs {
-    /// Built-in strategy: sma_cross, ewmac, rsi_reversion, breakout, buy_hold.
+    /// Built-in strategy: sma_cross, ewmac, rsi_reversion, breakout, buy_hold; or `model`
+    /// (a registry model's predictions: --param model=NAME[@VERSION], long_threshold, …).
     #[arg(long)]
     pub(crate) strategy: Option<String>,
     /// Strategy parameter, repeatable.

@@ -352,3 +352,267 @@ async fn test_model_cli_on_both_backends() {
         story(db.url(), &csv);
     }
 }
+
+fn btc(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/crypto_klines_1m")
+        .join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "shared data missing under CI: {}",
+        p.display()
+    );
+    eprintln!("SKIPPED: {} not found (shared data missing)", p.display());
+    None
+}
+
+/// Bars imported into the database, a model trained from them with `--symbol --venue
+/// --interval --from --to`, then traded by the `model` backtest strategy; the run is linked to
+/// the model and shown by `model show`.
+fn store_story(db_url: &str, files: &[(&str, PathBuf)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let t = |args: &[&str]| tessera(d, db_url, args);
+    for (symbol, path) in files {
+        let r = json(&t(&[
+            "data",
+            "import",
+            path.to_str().unwrap(),
+            "--format",
+            "ohlcv-csv",
+            "--symbol",
+            symbol,
+            "--venue",
+            "binanceus",
+            "--interval",
+            "1m",
+            "--json",
+        ]));
+        assert_eq!(r["inserted"], 30_240, "{r}");
+    }
+
+    let train = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "model",
+            "train",
+            "--name",
+            name,
+            "--symbol",
+            "BTCUSDT,BTCUSD",
+            "--venue",
+            "binanceus",
+            "--interval",
+            "1m",
+            "--from",
+            "2023-03-02",
+            "--to",
+            "2023-03-12",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        json(&t(&args))
+    };
+    let r = train(
+        "btc_ridge",
+        &[
+            "--kind",
+            "ridge",
+            "--features",
+            "rsi:14,ret:1,lag(ret:1,1),ratio(sma:5,sma:30)",
+            "--target",
+            "fwd_ret:5",
+        ],
+    );
+    assert_eq!(
+        (r["name"].as_str(), r["version"].as_i64()),
+        (Some("btc_ridge"), Some(1))
+    );
+    // Ten days of minutes for two symbols on their common grid (rows are stamped at bar close,
+    // bars loaded by open time before --to), less the last 4 rows: their 5-bar target would
+    // need bars opening at or after --to.
+    let rows = r["rows"].as_u64().unwrap();
+    assert_eq!(rows, 2 * (10 * 1440 - 4), "{r}");
+    assert!(r["metrics"]["ic"].is_number(), "{r}");
+    let show = json(&t(&["model", "show", "btc_ridge", "--json"]));
+    assert_eq!(show["symbols"], "BTCUSDT,BTCUSD");
+    assert_eq!(show["venue"], "binanceus");
+    assert_eq!(show["interval"], "1m");
+    assert_eq!(show["data_query"]["source"], "store");
+    // Rows start at --from although indicators warmed up on earlier bars.
+    assert!(
+        show["data_from"]
+            .as_str()
+            .unwrap()
+            .starts_with("2023-03-02T00:0"),
+        "{show}"
+    );
+    assert!(show["data_to"].as_str().unwrap() < "2023-03-12", "{show}");
+    assert!(
+        show["importance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["symbol"] == "BTCUSD"),
+        "importance per ticker"
+    );
+    let cls = train(
+        "btc_gbt",
+        &[
+            "--kind",
+            "gbt",
+            "--features",
+            "rsi:14,ret:1,atr:14",
+            "--target",
+            "fwd_sign:3",
+            "--param",
+            "n_trees=10",
+            "--param",
+            "max_depth=3",
+        ],
+    );
+    assert_eq!(cls["task"], "classification");
+
+    // Unknown symbols are explained.
+    let bad = t(&[
+        "model",
+        "train",
+        "--name",
+        "x",
+        "--kind",
+        "ridge",
+        "--features",
+        "rsi:14",
+        "--target",
+        "fwd_ret:1",
+        "--symbol",
+        "ETHUSDT",
+        "--venue",
+        "binanceus",
+        "--interval",
+        "1m",
+    ]);
+    assert!(!bad.status.success());
+
+    // Trade both models out of sample, after their training range.
+    let mut runs = Vec::new();
+    for (model, threshold) in [("btc_ridge", "0.00005"), ("btc_gbt@1", "0.1")] {
+        let bt = json(&t(&[
+            "backtest",
+            "--strategy",
+            "model",
+            "--param",
+            &format!("model={model}"),
+            "--param",
+            &format!("long_threshold={threshold}"),
+            "--param",
+            "size=0.5",
+            "--symbol",
+            "BTCUSDT",
+            "--venue",
+            "binanceus",
+            "--interval",
+            "1m",
+            "--from",
+            "2023-03-13",
+            "--json",
+        ]));
+        assert!(bt["trades"].as_u64().unwrap() > 0, "{model}: {bt}");
+        runs.push(bt["run_id"].as_str().unwrap().to_owned());
+    }
+    let show = json(&t(&["model", "show", "btc_ridge@1", "--json"]));
+    assert_eq!(show["backtests"], serde_json::json!([runs[0]]));
+    let show = json(&t(&["model", "show", "btc_gbt", "--json"]));
+    assert_eq!(show["backtests"], serde_json::json!([runs[1]]));
+    let text = ok(&t(&["model", "show", "btc_gbt"]));
+    assert!(text.contains(&runs[1]), "{text}");
+    // The stored run names the exact version that traded.
+    let list = json(&t(&["backtest", "list", "--json"]));
+    let run = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == runs[0].as_str())
+        .unwrap();
+    assert_eq!(run["strategy"], "model");
+    assert_eq!(run["params"]["model"], "btc_ridge@1");
+
+    // Refusals are explained: clustering has no direction; sweeps cannot load models.
+    json(&t(&[
+        "model",
+        "train",
+        "--name",
+        "btc_km",
+        "--kind",
+        "kmeans",
+        "--features",
+        "rsi:14,ret:1",
+        "--symbol",
+        "BTCUSDT",
+        "--venue",
+        "binanceus",
+        "--interval",
+        "1m",
+        "--from",
+        "2023-03-10",
+        "--to",
+        "2023-03-11",
+        "--json",
+    ]));
+    let data = [
+        "--symbol",
+        "BTCUSDT",
+        "--venue",
+        "binanceus",
+        "--interval",
+        "1m",
+        "--from",
+        "2023-03-20",
+    ];
+    let km = t(&[
+        &["backtest", "--strategy", "model", "--param", "model=btc_km"][..],
+        &data[..],
+    ]
+    .concat());
+    assert!(!km.status.success());
+    assert!(String::from_utf8_lossy(&km.stderr).contains("clustering"));
+    let missing = t(&[&["backtest", "--strategy", "model"][..], &data[..]].concat());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--param model=NAME"));
+    let sw = t(&[
+        &[
+            "sweep",
+            "--strategy",
+            "model",
+            "--param",
+            "model=btc_ridge",
+            "--grid",
+            "long_threshold=0:0.001:0.0005",
+        ][..],
+        &data[..],
+    ]
+    .concat());
+    assert!(!sw.status.success());
+    assert!(
+        String::from_utf8_lossy(&sw.stderr).contains("does not support the model strategy"),
+        "{}",
+        String::from_utf8_lossy(&sw.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_model_train_from_store_and_model_backtest_on_both_backends() {
+    let (Some(usdt), Some(usd)) = (
+        btc("binanceus_BTCUSDT_1m_2023-03-01_2023-03-21.csv"),
+        btc("binanceus_BTCUSD_1m_2023-03-01_2023-03-21.csv"),
+    ) else {
+        return;
+    };
+    for db in TestDb::all().await {
+        store_story(
+            db.url(),
+            &[("BTCUSDT", usdt.clone()), ("BTCUSD", usd.clone())],
+        );
+    }
+}

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use tessera_analysis::{PlotOptions, Stats, equity_svg};
 use tessera_backtest::{
     BacktestConfig, BacktestResult, Constraint, Grid, SweepConfig, WalkForwardConfig, load_csv,
-    run_backtest,
+    run_backtest, run_strategy,
 };
 use tessera_core::{Clock, SystemClock, TimeRange, UnixNanos};
 use tessera_engine::{BarSeries, Commission, FillModel, SimConfig, Slippage};
@@ -214,7 +214,7 @@ pub(crate) async fn run(ctx: &Ctx, a: BacktestArgs) -> Result<()> {
 async fn backtest(ctx: &Ctx, a: BacktestRunArgs) -> Result<()> {
     let Some(strategy) = a.strategy.as_deref() else {
         bail!(
-            "--strategy NAME is required (built-in: {})",
+            "--strategy NAME is required (built-in: {}, or model with --param model=NAME[@VERSION])",
             tessera_strategy::BUILTIN_NAMES.join(", ")
         )
     };
@@ -224,7 +224,16 @@ async fn backtest(ctx: &Ctx, a: BacktestRunArgs) -> Result<()> {
     let sim = sim_config(&a.costs, series.instrument.quote_currency)?;
     let mut config = BacktestConfig::new(strategy, params.clone(), sim);
     config.data_source.clone_from(&source);
-    let mut result = run_backtest(&series, &config)?;
+    // The `model` strategy needs the ML registry, so the binary builds it (tessera-ml).
+    let mut model = None;
+    let mut result = if strategy == tessera_ml::strategy::NAME {
+        let (s, row, pinned) = super::model::backtest_strategy(ctx, &params, &series).await?;
+        config.params = pinned;
+        model = Some(row);
+        run_strategy(&series, s, &config)?
+    } else {
+        run_backtest(&series, &config)?
+    };
     if let Some(path) = &a.trades {
         std::fs::write(path, result.trades_csv())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -237,6 +246,14 @@ async fn backtest(ctx: &Ctx, a: BacktestRunArgs) -> Result<()> {
         store_result(ctx, &result, &id, started)
             .await
             .context("cannot store the run (use --no-store to skip)")?;
+        if let Some(m) = &model {
+            ctx.store()
+                .await?
+                .link_ml_backtest(&m.execution_id, &id, SystemClock.now())
+                .await
+                .context("cannot link the run to its model")?;
+            tracing::info!(model = %format!("{}@{}", m.name, m.version), run = %id, "backtest linked to the model");
+        }
         result.stats.run_id = Some(id);
     }
     let json = stats_json(&result.stats)?;
@@ -396,6 +413,7 @@ fn params_json(p: &Params) -> Value {
 
 /// `tessera sweep …`
 pub(crate) async fn sweep(ctx: &Ctx, a: SweepArgs) -> Result<()> {
+    super::model::refuse_in_sweep(&a.strategy, "sweep")?;
     let (series, source) = load_series(ctx, &a.data).await?;
     let cfg = sweep_config(&a, &series, &source)?;
     let planned = tessera_backtest::plan(&cfg)?.len();
@@ -446,6 +464,7 @@ pub(crate) async fn sweep(ctx: &Ctx, a: SweepArgs) -> Result<()> {
 
 /// `tessera walkforward …`
 pub(crate) async fn walkforward(ctx: &Ctx, a: WalkforwardArgs) -> Result<()> {
+    super::model::refuse_in_sweep(&a.sweep.strategy, "walkforward")?;
     let (series, source) = load_series(ctx, &a.sweep.data).await?;
     let cfg = WalkForwardConfig {
         sweep: sweep_config(&a.sweep, &series, &source)?,

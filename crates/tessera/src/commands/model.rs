@@ -694,3 +694,59 @@ async fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
         }
     }
 }
+
+/// A `model` strategy for `tessera backtest`: resolves `--param model=NAME[@VERSION]` through
+/// the registry (artefact checked by hash) and returns the strategy, the model's registry row
+/// (the run is linked to its execution id) and the parameters with `model` pinned to the
+/// resolved `NAME@VERSION`, so the stored run says exactly which version traded.
+pub(crate) async fn backtest_strategy(
+    ctx: &Ctx,
+    params: &tessera_strategy::Params,
+    series: &tessera_engine::BarSeries,
+) -> Result<(
+    Box<dyn tessera_strategy::Strategy>,
+    MlModel,
+    tessera_strategy::Params,
+)> {
+    let Some(reference) = params.0.get("model") else {
+        bail!("the model strategy needs --param model=NAME[@VERSION] (see `tessera model list`)")
+    };
+    let (row, loaded) = registry(ctx)
+        .await?
+        .load(reference)
+        .await
+        .with_context(|| format!("cannot load model {reference}"))?;
+    let mut bars = SymbolBars {
+        symbol: series.instrument.id.to_string(),
+        ..SymbolBars::default()
+    };
+    for i in 0..series.len() {
+        let v = series.values(i);
+        bars.timestamps.push(series.bar(i).close_time());
+        bars.open.push(v.open);
+        bars.high.push(v.high);
+        bars.low.push(v.low);
+        bars.close.push(v.close);
+        bars.volume.push(v.volume);
+    }
+    let strategy =
+        tessera_ml::strategy::ModelStrategy::new(loaded, params)?.with_warmup_from(&bars)?;
+    let pinned = params
+        .clone()
+        .with("model", format!("{}@{}", row.name, row.version));
+    Ok((Box::new(strategy), row, pinned))
+}
+
+/// Sweeps and walk-forward build strategies by name in parallel worker threads and cannot
+/// load a registry model there; refuse clearly instead of "unknown strategy".
+pub(crate) fn refuse_in_sweep(strategy: &str, command: &str) -> Result<()> {
+    if strategy == tessera_ml::strategy::NAME {
+        bail!(
+            "`tessera {command}` does not support the model strategy: sweeps build strategies by \
+             name in worker threads and cannot load a registry model. Run `tessera backtest \
+             --strategy model --param model=NAME@VERSION --param long_threshold=X` per setting, \
+             and walk-forward the model itself with `tessera model train --walk-forward TRAIN,TEST`"
+        );
+    }
+    Ok(())
+}
