@@ -302,11 +302,16 @@ fn schedule_fills(inner: Shared, id: String) {
             }
             let total = o.qty.unwrap_or_default();
             let left = total - o.filled_qty;
-            let qty = if st.faults.partial_fills && o.filled_qty.is_zero() && total > Decimal::ONE {
-                (total / Decimal::TWO).floor()
+            // Half first (whole units) when partial fills are on; the rest after.
+            let half = (total / Decimal::TWO).floor();
+            let qty = if st.faults.partial_fills && o.filled_qty.is_zero() && half > Decimal::ZERO {
+                half
             } else {
                 left
             };
+            if qty <= Decimal::ZERO {
+                return;
+            }
             let price = o.limit_price.unwrap_or(inner.settings.price);
             inner.fill(&mut st, k, qty, price);
             inner.save(&st);

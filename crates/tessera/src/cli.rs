@@ -115,7 +115,7 @@ pub(crate) struct TradeArgs {
     /// Market data venue (`sim`).
     #[arg(long, default_value = "sim")]
     pub(crate) venue: String,
-    /// Broker: `paper` (or `alpaca`, not available yet).
+    /// Broker: `paper` or `alpaca` (`[brokers.alpaca]` in the config).
     #[arg(long, default_value = "paper")]
     pub(crate) broker: String,
     /// Capital allocated to the strategy, in the instruments' quote currency.

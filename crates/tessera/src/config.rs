@@ -35,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) risk: RiskConfig,
     /// The paper broker's costs and latency (`tessera trade --broker paper`).
     pub(crate) paper: PaperConfig,
+    /// Real brokers (`tessera trade --broker alpaca`).
+    pub(crate) brokers: BrokersConfig,
     /// The HTTP API and dashboard.
     pub(crate) api: ApiSection,
     /// Workers and the scheduler loop (`tessera up`, `tessera worker`).
@@ -227,6 +229,68 @@ impl Default for PaperConfig {
     }
 }
 
+/// `[brokers]`: real brokers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BrokersConfig {
+    /// `[brokers.alpaca]`.
+    pub(crate) alpaca: AlpacaSection,
+}
+
+/// `[brokers.alpaca]`: Alpaca's trading API (paper or live by URL). `Debug` hides the key and secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AlpacaSection {
+    /// Trading API root: `https://paper-api.alpaca.markets` (paper) or `https://api.alpaca.markets` (live).
+    pub(crate) base_url: String,
+    /// Market data API root.
+    pub(crate) data_url: String,
+    /// API key id (`APCA-API-KEY-ID`); better given as `TESSERA_BROKERS_ALPACA_KEY_ID`.
+    pub(crate) key_id: String,
+    /// API secret (`APCA-API-SECRET-KEY`); better given as `TESSERA_BROKERS_ALPACA_SECRET`.
+    pub(crate) secret: String,
+    /// Time allowed for one HTTP request, milliseconds.
+    pub(crate) timeout_ms: u64,
+    /// Attempts of one request before it is reported as failed.
+    pub(crate) attempts: u32,
+}
+
+impl Default for AlpacaSection {
+    fn default() -> Self {
+        let d = tessera_alpaca::AlpacaConfig::default();
+        Self {
+            base_url: d.base_url,
+            data_url: d.data_url,
+            key_id: String::new(),
+            secret: String::new(),
+            timeout_ms: 10_000,
+            attempts: d.attempts,
+        }
+    }
+}
+
+impl std::fmt::Debug for AlpacaSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Same redaction as the adapter's own config.
+        write!(f, "{:?}", self.to_alpaca())
+    }
+}
+
+impl AlpacaSection {
+    /// The adapter's settings.
+    pub(crate) fn to_alpaca(&self) -> tessera_alpaca::AlpacaConfig {
+        tessera_alpaca::AlpacaConfig {
+            base_url: self.base_url.clone(),
+            data_url: self.data_url.clone(),
+            key_id: self.key_id.clone(),
+            secret: self.secret.clone(),
+            timeout: std::time::Duration::from_millis(self.timeout_ms.max(1)),
+            attempts: self.attempts.max(1),
+            ..tessera_alpaca::AlpacaConfig::default()
+        }
+    }
+}
+
 /// `[artefacts]`: where trained models are stored (`{namespace}/models/{name}/{version}/`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -364,6 +428,7 @@ impl Default for Config {
             artefacts: ArtefactsConfig::default(),
             risk: RiskConfig::default(),
             paper: PaperConfig::default(),
+            brokers: BrokersConfig::default(),
             api: ApiSection::default(),
             scheduler: SchedulerSettings::default(),
             schedules: Vec::new(),
@@ -500,7 +565,12 @@ impl Config {
 }
 
 /// Environment variables that start with `TESSERA_` but are not config keys.
-const KNOWN_NON_CONFIG_ENV: &[&str] = &["TESSERA_TEST_POSTGRES_URL", "TESSERA_CONFIG"];
+const KNOWN_NON_CONFIG_ENV: &[&str] = &[
+    "TESSERA_TEST_POSTGRES_URL",
+    "TESSERA_CONFIG",
+    // Crash-test freeze points of `tessera trade` (see tessera_alpaca::failpoint).
+    "TESSERA_FAILPOINT",
+];
 
 fn merge(base: &mut toml::Value, over: toml::Value) {
     match (base, over) {

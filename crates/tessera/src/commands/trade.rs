@@ -1,4 +1,4 @@
-//! `tessera trade`: run strategies live against the paper broker on live market data.
+//! `tessera trade`: run strategies live against the paper broker or Alpaca on live market data.
 //!
 //! One command trades: it starts the market data it needs (the simulated
 //! venue in-process at its configured speed), warms the strategy up on
@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
+use tessera_alpaca::{AlpacaBroker, Failpoints};
 use tessera_core::{Clock, SimClock, SystemClock, UnixNanos};
 use tessera_data::Collector;
 use tessera_data::sim::{SimCollector, SimSettings};
 use tessera_data::source::LiveEvent;
 use tessera_engine::{Commission, Engine, MarketEvent, SimConfig, Slippage};
-use tessera_execution::OrderStack;
+use tessera_execution::{Broker, OrderStack};
 use tessera_live::{LiveSource, PaperBroker, TradingVenue, VenueSettings};
 use tessera_model::StrategyId;
 use tessera_model::{Interval, Money, Symbol};
@@ -39,11 +40,8 @@ fn values(b: &tessera_model::Bar) -> BarValues {
 
 /// Run `tessera trade`.
 pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
-    if a.broker != "paper" {
-        bail!(
-            "broker {:?} is not available yet: only `paper` is implemented (Alpaca is planned, see docs/trading.md)",
-            a.broker
-        );
+    if a.broker != "paper" && a.broker != "alpaca" {
+        bail!("broker {:?}: expected paper or alpaca", a.broker);
     }
     if a.venue != "sim" {
         bail!(
@@ -107,15 +105,73 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
     } else {
         Slippage::Bps(bps)
     };
+    let setup = Setup {
+        strategy,
+        strategy_name: a.strategy.clone(),
+        symbols,
+        instruments,
+        capital,
+        start,
+        risk,
+        sim,
+    };
+    if a.broker == "alpaca" {
+        let cfg = ctx.config.brokers.alpaca.to_alpaca();
+        if cfg.key_id.is_empty() || cfg.secret.is_empty() {
+            bail!(
+                "broker alpaca: set brokers.alpaca.key_id and brokers.alpaca.secret (or TESSERA_BROKERS_ALPACA_KEY_ID / TESSERA_BROKERS_ALPACA_SECRET)"
+            );
+        }
+        let failpoints = Failpoints::parse(&std::env::var("TESSERA_FAILPOINT").unwrap_or_default());
+        let broker =
+            AlpacaBroker::connect(cfg, &setup.instruments, Arc::new(SystemClock), failpoints)
+                .await
+                .context("connecting to Alpaca")?;
+        return drive(ctx, store, setup, broker).await;
+    }
     let broker = PaperBroker::open(
         store.clone(),
         "paper",
         sim_cfg,
-        &instruments,
+        &setup.instruments,
         ctx.config.paper.latency_ms as i64 * 1_000_000,
     )
     .await?;
-    let stack = OrderStack::load(store.clone(), "paper", ccy, &instruments).await?;
+    drive(ctx, store, setup, broker).await
+}
+
+/// What `run` prepared for the engine, whatever the broker.
+struct Setup {
+    strategy: Box<dyn tessera_strategy::Strategy>,
+    strategy_name: String,
+    symbols: Vec<Symbol>,
+    instruments: Vec<tessera_model::Instrument>,
+    capital: Money,
+    start: UnixNanos,
+    risk: RiskEngine,
+    sim: Arc<SimCollector>,
+}
+
+/// Recover the order stack against `broker`, warm up, and trade until Ctrl-C.
+async fn drive<B: Broker + 'static>(
+    ctx: &Ctx,
+    store: tessera_storage::Store,
+    setup: Setup,
+    broker: B,
+) -> Result<()> {
+    let Setup {
+        strategy,
+        strategy_name,
+        symbols,
+        instruments,
+        capital,
+        start,
+        risk,
+        sim,
+    } = setup;
+    let ccy = capital.currency;
+    let broker_name = broker.name().to_string();
+    let stack = OrderStack::load(store.clone(), &broker_name, ccy, &instruments).await?;
     let run_no = store
         .state("trade:runs")
         .await?
@@ -189,8 +245,9 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         }
     });
     drop(tx);
-    let strategy_id = StrategyId::new(&a.strategy)?;
-    let name = a.strategy.clone();
+    let strategy_id = StrategyId::new(&strategy_name)?;
+    let name = strategy_name;
+    let symbol_list: Vec<String> = symbols.iter().map(ToString::to_string).collect();
     let insts = instruments.clone();
     let engine_thread = std::thread::spawn(move || -> Result<tessera_engine::EngineReport> {
         let venue = TradingVenue::new(handle, broker, stack, risk, settings, start)?;
@@ -201,8 +258,8 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         Ok(engine.run(&mut source)?)
     });
     eprintln!(
-        "trading {name} on {} with the paper broker (run r{run_no}); Ctrl-C stops",
-        a.symbols.join(", ")
+        "trading {name} on {} with the {broker_name} broker (run r{run_no}); Ctrl-C stops",
+        symbol_list.join(", ")
     );
     let mut engine_done = tokio::task::spawn_blocking(move || engine_thread.join());
     let early = tokio::select! {
