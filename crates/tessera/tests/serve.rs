@@ -176,16 +176,36 @@ async fn test_serve_with_cli_tokens_on_both_backends() {
             .0,
             403
         );
+        // Adding an instrument queues the scheduler's backfill job.
+        let (st, body) = http(
+            &s.addr,
+            "POST",
+            "/api/v1/instruments",
+            Some(&trade),
+            Some(add),
+        );
+        assert_eq!(st, 201, "{body}");
+        let job = serde_json::from_str::<Value>(&body).unwrap()["backfill"]["job"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no backfill job: {body}"))
+            .to_string();
+        let (st, body) = http(
+            &s.addr,
+            "GET",
+            &format!("/api/v1/jobs/{job}"),
+            Some(&read),
+            None,
+        );
+        assert_eq!(st, 200);
+        assert!(
+            body.contains("\"type\":\"data_backfill\"") && body.contains("ETHUSDT"),
+            "{body}"
+        );
+        // Without `api.order_desk` orders are refused with 409.
+        let order = r#"{"symbol":"BTCUSDT","side":"buy","type":"limit","limit_price":"39000","quantity":"1"}"#;
         assert_eq!(
-            http(
-                &s.addr,
-                "POST",
-                "/api/v1/instruments",
-                Some(&trade),
-                Some(add)
-            )
-            .0,
-            201
+            http(&s.addr, "POST", "/api/v1/orders", Some(&trade), Some(order)).0,
+            409
         );
         assert_eq!(
             http(
@@ -227,6 +247,54 @@ async fn test_serve_with_cli_tokens_on_both_backends() {
             url,
             &["tokens", "revoke", &revoked_id.to_string()],
         ));
+        // With the paper order desk: risk (which needs a last price), the order stack, the paper broker.
+        let csv = d.join("bars.csv");
+        std::fs::write(
+            &csv,
+            "timestamp,open,high,low,close,volume\n1704067200,42000.00,42001.53,41997.27,41997.95,26.8\n1704067260,41997.95,41998.64,41994.66,41995.43,25.4\n",
+        )
+        .unwrap();
+        ok(&tessera(
+            d,
+            url,
+            &[
+                "data",
+                "import",
+                csv.to_str().unwrap(),
+                "--format",
+                "ohlcv-csv",
+                "--symbol",
+                "BTCUSDT",
+                "--venue",
+                "sim",
+                "--interval",
+                "1m",
+            ],
+        ));
+        let desk = serve(d, url, &[("TESSERA_API_ORDER_DESK", "paper")]);
+        let (st, body) = http(
+            &desk.addr,
+            "POST",
+            "/api/v1/orders",
+            Some(&trade),
+            Some(order),
+        );
+        assert_eq!(st, 201, "{body}");
+        let v = serde_json::from_str::<Value>(&body).unwrap();
+        assert_eq!(v["approved"], true, "{body}");
+        assert_eq!(v["order"]["status"], "accepted", "{body}");
+        let id = v["order"]["id"].as_str().unwrap().to_string();
+        let (st, body) = http(
+            &desk.addr,
+            "POST",
+            &format!("/api/v1/orders/{id}/cancel"),
+            Some(&trade),
+            None,
+        );
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("\"status\":\"cancelled\""), "{body}");
+        drop(desk);
+
         let open = serve(d, url, &[("TESSERA_API_OPEN_READ_ON_LOOPBACK", "true")]);
         assert_eq!(
             http(&open.addr, "GET", "/api/v1/instruments", None, None).0,
