@@ -86,13 +86,13 @@ def main():
 
     svc = subprocess.run([os.path.join(target, "release", "examples", "bench_predict")],
                          check=True, capture_output=True, text=True).stdout
-    print("\nprediction service (`PredictionService::on_bar`: streaming features, GBT, prediction stored in SQLite), "
+    print("\nprediction service (`PredictionService::on_bar`: streaming features, GBT, prediction stored), "
           "one new bar per symbol across 100 symbols, 200 minutes after a 1,200-bar warm-up:\n")
-    print("| layout | models | per bar p50 (µs) | per bar p99 (µs) | per minute p50 (ms) | per minute p99 (ms) |")
-    print("|---|---|---|---|---|---|")
+    print("| layout | database | models | per bar p50 (µs) | per bar p99 (µs) | per minute p50 (ms) | per minute p99 (ms) |")
+    print("|---|---|---|---|---|---|---|")
     for line in svc.strip().splitlines():
         b = json.loads(line)
-        print(f"| {b['layout']} | {b['models']} | {b['bar_us_p50']:.0f} | {b['bar_us_p99']:.0f} | "
+        print(f"| {b['layout']} | {b['database']} | {b['models']} | {b['bar_us_p50']:.0f} | {b['bar_us_p99']:.0f} | "
               f"{b['minute_ms_p50']:.1f} | {b['minute_ms_p99']:.1f} |")
     print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

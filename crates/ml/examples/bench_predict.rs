@@ -2,8 +2,9 @@
 //! [`PredictionService::on_bar`] (streaming features, the production model, the prediction
 //! stored in the database), as `tessera model serve` does for a live feed.
 //!
-//! `cargo run --release -p tessera-ml --example bench_predict [DB_URL]` (default: a fresh
-//! SQLite file in a temporary folder). Two layouts, each on a fresh database:
+//! `cargo run --release -p tessera-ml --example bench_predict` runs on a fresh SQLite file and a
+//! fresh PostgreSQL database (`tessera_storage::testing::TestDb`, the local server; skipped when
+//! unreachable) for each of two layouts:
 //!
 //! - `per_symbol`: 100 production models, one per symbol (each bar completes its own row, so
 //!   every bar is scored and stored on arrival);
@@ -25,6 +26,7 @@ use tessera_ml::service::PredictionService;
 use tessera_ml::train::train;
 use tessera_ml::{Kind, Params, SplitSpec, Task};
 use tessera_model::{Bar, Instrument, InstrumentId, InstrumentKind, Interval, Price, Quantity};
+use tessera_storage::testing::TestDb;
 use tessera_storage::{InsertOptions, Store};
 
 const SYMBOLS: usize = 100;
@@ -95,13 +97,9 @@ fn q(v: &mut [f64], f: f64) -> f64 {
     v[((v.len() - 1) as f64 * f) as usize]
 }
 
-async fn run(url: Option<&str>, per_symbol: bool) -> serde_json::Value {
+async fn run(db: &TestDb, per_symbol: bool) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = url.map_or_else(
-        || format!("sqlite://{}", dir.path().join("bench.db").display()),
-        str::to_owned,
-    );
-    let store = Store::open(&db).await.expect("store");
+    let store = Store::open(db.url()).await.expect("store");
     let artefacts = ArtefactStore::open(&ArtefactConfig {
         url: dir.path().join("artefacts").display().to_string(),
         namespace: format!("bench{}", u8::from(per_symbol)),
@@ -188,7 +186,7 @@ async fn run(url: Option<&str>, per_symbol: bool) -> serde_json::Value {
     assert_eq!(stored, (SYMBOLS * LIVE) as u64, "every bar scored once");
     serde_json::json!({
         "layout": if per_symbol { "per_symbol" } else { "cross_section" },
-        "database": if url.is_some() { "given" } else { "sqlite" },
+        "database": format!("{:?}", db.backend()),
         "models": groups.len(), "symbols": SYMBOLS, "features": ds.features.len(), "trees": 100,
         "start_s": start_s,
         "bar_us_p50": q(&mut per_bar, 0.5), "bar_us_p99": q(&mut per_bar, 0.99),
@@ -199,8 +197,9 @@ async fn run(url: Option<&str>, per_symbol: bool) -> serde_json::Value {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let url = std::env::args().nth(1);
     for per_symbol in [true, false] {
-        println!("{}", run(url.as_deref(), per_symbol).await);
+        for db in TestDb::all().await {
+            println!("{}", run(&db, per_symbol).await);
+        }
     }
 }
