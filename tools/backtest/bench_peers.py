@@ -5,11 +5,14 @@
     /usr/bin/time -v python3 tools/backtest/bench_peers.py backtestingpy /tmp/btcusdt_1m_1M.csv
     /usr/bin/time -v python3 tools/backtest/bench_peers.py backtrader /tmp/btcusdt_1m_1M.csv
     python3 tools/backtest/bench_peers.py vectorbt-sweep /tmp/btcusdt_1m_1M.csv
+    /usr/bin/time -v python3 tools/backtest/bench_peers.py vectorbt /tmp/btcusdt_1m_1M.csv
+    /usr/bin/time -v python3 tools/backtest/bench_peers.py nautilus /tmp/btcusdt_1m_1M.csv [MAX_BARS]
 
 Same settings as `cargo bench -p tessera-backtest`: cash 1,000,000, commission 0.1 %, close-and-reverse at the
 next open, whole units. `load_s` is CSV parsing into the tool's structure, `run_s` the backtest itself.
 """
 import json
+import os
 import sys
 import time
 import warnings
@@ -100,9 +103,99 @@ def vectorbt_sweep(path):
     return out
 
 
+def vectorbt_single(path):
+    """One sma_cross(10, 20) run; vectorbt fills signals at the same bar's close (its default)."""
+    import vectorbt as vbt
+
+    df, load_s = load(path)
+    close = df["Close"]
+    out = {"tool": "vectorbt", "bars": len(df), "load_s": load_s}
+    for label in ("run_cold_s", "run_s"):
+        t = time.perf_counter()
+        f = vbt.MA.run(close, 10)
+        s = vbt.MA.run(close, 20)
+        entries = f.ma_crossed_above(s)
+        exits = f.ma_crossed_below(s)
+        pf = vbt.Portfolio.from_signals(close, entries, exits, short_entries=exits, short_exits=entries, fees=0.001, init_cash=1_000_000)
+        out["trades"] = int(pf.trades.count())
+        pf.stats()
+        out[label] = time.perf_counter() - t
+    return out
+
+
+def nautilus(path, max_bars=None):
+    """sma_cross(10, 20) with a Python strategy in nautilus-trader's BacktestEngine (bars of BTCUSDT, cash account)."""
+    from decimal import Decimal
+
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.config import LoggingConfig, StrategyConfig
+    from nautilus_trader.indicators import SimpleMovingAverage
+    from nautilus_trader.model.currencies import USDT
+    from nautilus_trader.model.data import BarType
+    from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.model.objects import Money, Quantity
+    from nautilus_trader.persistence.wranglers import BarDataWrangler
+    from nautilus_trader.test_kit.providers import TestInstrumentProvider
+    from nautilus_trader.trading.strategy import Strategy
+
+    class Cfg(StrategyConfig, frozen=True):
+        bar_type: str = ""
+
+    class SmaCross(Strategy):
+        def __init__(self, config):
+            super().__init__(config)
+            self.bar_type = BarType.from_str(config.bar_type)
+            self.fast = SimpleMovingAverage(10)
+            self.slow = SimpleMovingAverage(20)
+            self.prev = None
+
+        def on_start(self):
+            self.instrument = self.cache.instrument(self.bar_type.instrument_id)
+            self.register_indicator_for_bars(self.bar_type, self.fast)
+            self.register_indicator_for_bars(self.bar_type, self.slow)
+            self.subscribe_bars(self.bar_type)
+
+        def on_bar(self, bar):
+            if not self.slow.initialized:
+                return
+            f, s = self.fast.value, self.slow.value
+            if self.prev is not None:
+                pf, ps = self.prev
+                side = OrderSide.BUY if (pf < ps and f > s) else OrderSide.SELL if (ps < pf and s > f) else None
+                if side is not None:
+                    self.close_all_positions(self.bar_type.instrument_id)
+                    qty = float(self.portfolio.account(self.instrument.id.venue).balance_total(USDT)) * 0.9999 / float(bar.close) / 1.001
+                    self.submit_order(self.order_factory.market(self.instrument.id, side, self.instrument.make_qty(int(qty))))
+            self.prev = (f, s)
+
+    t = time.perf_counter()
+    df = pd.read_csv(path, index_col="timestamp", parse_dates=True, nrows=max_bars)
+    inst = TestInstrumentProvider.btcusdt_binance()
+    bar_type = BarType.from_str(f"{inst.id}-1-MINUTE-LAST-EXTERNAL")
+    bars = BarDataWrangler(bar_type, inst).process(df)
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level=os.environ.get("NT_LOG", "ERROR"))))
+    engine.add_venue(Venue("BINANCE"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                     base_currency=USDT, starting_balances=[Money(1_000_000, USDT)], default_leverage=Decimal(1))
+    engine.add_instrument(inst)
+    engine.add_data(bars)
+    engine.add_strategy(SmaCross(Cfg(bar_type=str(bar_type))))
+    engine.run()
+    run_s = time.perf_counter() - t
+    fills = len(engine.trader.generate_order_fills_report())
+    return {"tool": "nautilus-trader", "bars": len(df), "load_s": load_s, "run_s": run_s, "fills": fills}
+
+
 if __name__ == "__main__":
     tool, path = sys.argv[1], sys.argv[2]
     t0 = time.perf_counter()
-    res = {"backtestingpy": backtestingpy, "backtrader": backtrader, "vectorbt-sweep": vectorbt_sweep}[tool](path)
+    tools = {"backtestingpy": backtestingpy, "backtrader": backtrader, "vectorbt-sweep": vectorbt_sweep,
+             "vectorbt": vectorbt_single, "nautilus": nautilus}
+    if tool == "nautilus" and len(sys.argv) > 3:
+        res = nautilus(path, int(sys.argv[3]))
+    else:
+        res = tools[tool](path)
     res["total_s"] = time.perf_counter() - t0
     print(json.dumps(res))

@@ -300,6 +300,25 @@ pub(crate) enum BenchCommand {
     Storage(BenchStorageArgs),
     /// `data import` of a 1M-row Binance kline CSV on SQLite and PostgreSQL, against sqlite3 .import and psql \copy.
     Data(BenchDataArgs),
+    /// sma_cross 10/20 on 1M one-minute bars: whole process, CSV parse, engine bars/s, 100-pair sweep, peak RSS.
+    Backtest(BenchBacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchBacktestArgs {
+    /// Bars CSV (timestamp,open,high,low,close,volume); default: written to the temp folder from
+    /// the real BTCUSDT 1m candles of ../shared/data, as tools/backtest/make_1m_bars.py does.
+    #[arg(long)]
+    pub(crate) csv: Option<PathBuf>,
+    /// Number of bars in the generated file.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) bars: usize,
+    /// Runs per timing (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) repeat: usize,
+    /// Internal: run once on FILE and report timings and peak RSS (used for the child process).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub(crate) child: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod backtest;
 mod bench;
+mod bench_backtest;
 mod bench_data;
 mod data;
 mod db;
@@ -92,6 +93,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             Command::Indicators(c) => indicators::run(&ctx, c).await,
             Command::Bench(crate::cli::BenchCommand::Storage(a)) => bench::storage(&ctx, a).await,
             Command::Bench(crate::cli::BenchCommand::Data(a)) => bench_data::data(&ctx, a).await,
+            Command::Bench(crate::cli::BenchCommand::Backtest(a)) => {
+                bench_backtest::backtest(&ctx, &a)
+            }
             Command::Backtest(a) => backtest::run(&ctx, a).await,
             Command::Sweep(a) => backtest::sweep(&ctx, a).await,
             Command::Walkforward(a) => backtest::walkforward(&ctx, a).await,
