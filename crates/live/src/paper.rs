@@ -3,12 +3,14 @@
 //!
 //! Matching, fill models, costs and slippage are [`SimVenue`]'s, unchanged,
 //! so paper trading fills exactly as the backtest would on the same data.
-//! After every change the broker stores its book (open orders, fills, trade
-//! counter) under `paper:<account>` **before** reporting the change: a crash
-//! between a paper fill and its booking in the order stack is healed by
-//! [`Broker::fills_since`] at recovery.
+//! After every change the broker stores what changed in its book (new fills,
+//! changed and finished working orders; one row each, in one transaction)
+//! **before** reporting the change: a crash between a paper fill and its
+//! booking in the order stack is healed by [`Broker::fills_since`] at
+//! recovery. A book stored by older versions as one JSON value under
+//! `paper:<account>` is moved into the rows on open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -20,7 +22,7 @@ use tessera_model::{
     Account, ClientOrderId, Fill, Instrument, InstrumentId, Money, Order, OrderStatus, Quantity,
     TradeId,
 };
-use tessera_storage::Store;
+use tessera_storage::{PaperBookChange, PaperFillRow, Store};
 use tessera_strategy::{OrderIntent, OrderModify, OrderQty};
 
 use crate::error::{Error, Result};
@@ -36,7 +38,13 @@ struct Book {
 #[derive(Debug)]
 pub struct PaperBroker {
     store: Store,
-    key: String,
+    account: String,
+    /// Fills not stored yet, with their sequence numbers.
+    new_fills: Vec<(u64, Fill)>,
+    /// Orders whose row must be written (still working) or deleted (finished).
+    touched: BTreeSet<ClientOrderId>,
+    /// Orders with at least one fill (a resend of one is refused without scanning every fill).
+    filled_ids: BTreeSet<ClientOrderId>,
     sim: SimVenue,
     instruments: Vec<Instrument>,
     index: BTreeMap<InstrumentId, usize>,
@@ -60,6 +68,55 @@ fn intent(order: &Order, quantity: Quantity) -> OrderIntent {
     }
 }
 
+/// Read the book of `account`: its rows, or a legacy single JSON value (moved into rows).
+async fn load_book(store: &Store, account: &str) -> Result<Book> {
+    let bad = |key: &str, e: &dyn std::fmt::Display| Error::PaperState {
+        key: key.to_string(),
+        reason: e.to_string(),
+    };
+    let (fill_rows, order_rows) = store.paper_book(account).await?;
+    let legacy_key = format!("paper:{account}");
+    if fill_rows.is_empty()
+        && order_rows.is_empty()
+        && let Some(text) = store.state(&legacy_key).await?
+    {
+        let book: Book = serde_json::from_str(&text).map_err(|e| bad(&legacy_key, &e))?;
+        let first = book.next_trade.saturating_sub(book.fills.len() as u64);
+        let mut change = PaperBookChange::default();
+        for (k, f) in book.fills.iter().enumerate() {
+            change.fills.push(PaperFillRow {
+                seq: i64::try_from(first + k as u64 + 1).map_err(|e| bad(&legacy_key, &e))?,
+                client_order_id: f.client_order_id.to_string(),
+                ts_event: f.ts_event.0,
+                body: serde_json::to_string(f).map_err(|e| bad(&legacy_key, &e))?,
+            });
+        }
+        for o in &book.open {
+            change.upsert.push((
+                o.client_order_id.to_string(),
+                serde_json::to_string(o).map_err(|e| bad(&legacy_key, &e))?,
+            ));
+        }
+        store.paper_book_apply(account, &change).await?;
+        store.delete_state(&legacy_key).await?;
+        return Ok(book);
+    }
+    let mut book = Book::default();
+    for r in fill_rows {
+        book.next_trade = book.next_trade.max(u64::try_from(r.seq).unwrap_or(0));
+        book.fills
+            .push(serde_json::from_str(&r.body).map_err(|e| bad("paper_fills", &e))?);
+    }
+    for (_, body) in order_rows {
+        book.open
+            .push(serde_json::from_str(&body).map_err(|e| bad("paper_orders", &e))?);
+    }
+    // Stored in client-order-id order; keep the order they were sent in.
+    book.open
+        .sort_by_key(|o: &Order| (o.created_at, o.client_order_id.clone()));
+    Ok(book)
+}
+
 fn broker_err(e: impl std::fmt::Display) -> tessera_execution::Error {
     tessera_execution::Error::Broker {
         broker: "paper".into(),
@@ -80,14 +137,7 @@ impl PaperBroker {
         instruments: &[Instrument],
         latency_nanos: i64,
     ) -> Result<Self> {
-        let key = format!("paper:{account}");
-        let book: Book = match store.state(&key).await? {
-            Some(text) => serde_json::from_str(&text).map_err(|e| Error::PaperState {
-                key: key.clone(),
-                reason: e.to_string(),
-            })?,
-            None => Book::default(),
-        };
+        let book = load_book(&store, account).await?;
         let cash = config.cash;
         let mut sim = SimVenue::new(config);
         sim.register(instruments)?;
@@ -103,7 +153,14 @@ impl PaperBroker {
         }
         let mut me = Self {
             store,
-            key,
+            account: account.to_string(),
+            new_fills: Vec::new(),
+            touched: BTreeSet::new(),
+            filled_ids: book
+                .fills
+                .iter()
+                .map(|f| f.client_order_id.clone())
+                .collect(),
             sim,
             instruments: instruments.to_vec(),
             index,
@@ -127,9 +184,29 @@ impl PaperBroker {
         Ok(me)
     }
 
-    async fn save(&self) -> tessera_execution::Result<()> {
-        let text = serde_json::to_string(&self.book).map_err(broker_err)?;
-        self.store.set_state(&self.key, &text).await?;
+    /// Store what changed since the last save, in one transaction.
+    async fn save(&mut self) -> tessera_execution::Result<()> {
+        let mut change = PaperBookChange::default();
+        for (seq, f) in &self.new_fills {
+            change.fills.push(PaperFillRow {
+                seq: i64::try_from(*seq).map_err(broker_err)?,
+                client_order_id: f.client_order_id.to_string(),
+                ts_event: f.ts_event.0,
+                body: serde_json::to_string(f).map_err(broker_err)?,
+            });
+        }
+        for id in &self.touched {
+            match self.book.open.iter().find(|o| &o.client_order_id == id) {
+                Some(o) => change.upsert.push((
+                    id.to_string(),
+                    serde_json::to_string(o).map_err(broker_err)?,
+                )),
+                None => change.remove.push(id.to_string()),
+            }
+        }
+        self.store.paper_book_apply(&self.account, &change).await?;
+        self.new_fills.clear();
+        self.touched.clear();
         Ok(())
     }
 
@@ -155,6 +232,9 @@ impl PaperBroker {
                     {
                         o.filled_quantity = o.filled_quantity.checked_add(fill.quantity)?;
                     }
+                    self.touched.insert(fill.client_order_id.clone());
+                    self.filled_ids.insert(fill.client_order_id.clone());
+                    self.new_fills.push((self.book.next_trade, fill.clone()));
                     self.book.fills.push(fill.clone());
                     out.push(BrokerEvent::Fill(fill));
                 }
@@ -179,6 +259,7 @@ impl PaperBroker {
                     };
                     if u.status.is_terminal() {
                         self.book.open.retain(|o| o.client_order_id != id);
+                        self.touched.insert(id.clone());
                     }
                     out.extend(event);
                 }
@@ -240,11 +321,7 @@ impl Broker for PaperBroker {
             .open
             .iter()
             .any(|o| o.client_order_id == order.client_order_id)
-            || self
-                .book
-                .fills
-                .iter()
-                .any(|f| f.client_order_id == order.client_order_id)
+            || self.filled_ids.contains(&order.client_order_id)
         {
             // A broker refuses a client order id it has seen: a resend after a crash is harmless.
             return Ok(vec![BrokerEvent::Rejected {
@@ -253,6 +330,7 @@ impl Broker for PaperBroker {
             }]);
         }
         self.book.open.push(order.clone());
+        self.touched.insert(order.client_order_id.clone());
         let mut events = Vec::new();
         if self.latency > 0 {
             self.delayed
@@ -285,6 +363,7 @@ impl Broker for PaperBroker {
         {
             self.delayed.remove(k);
             self.book.open.retain(|o| &o.client_order_id != id);
+            self.touched.insert(id.clone());
             self.save().await?;
             return Ok(vec![BrokerEvent::Cancelled {
                 id: id.clone(),

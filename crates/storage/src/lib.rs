@@ -21,6 +21,7 @@ mod instruments;
 mod jobs;
 mod live;
 mod ml_registry;
+mod paper;
 mod postgres_admin;
 mod quotes;
 mod rows;
@@ -40,6 +41,7 @@ pub use jobs::{
     PipelineFailure,
 };
 pub use live::{AccountSnapshot, StoredFill, StoredOrder, StoredPosition};
+pub use paper::{PaperBookChange, PaperFillRow};
 pub use ml_registry::{
     ML_STAGES, MlImportance, MlModel, MlModelRecord, MlPerformance, MlPrediction,
 };
