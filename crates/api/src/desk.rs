@@ -41,6 +41,13 @@ impl From<tessera_execution::Error> for DeskError {
                 Self::NotFound(format!("order {id} is not open"))
             }
             tessera_execution::Error::Model(m) => Self::Conflict(m.to_string()),
+            // The broker refused the request for good (e.g. an instrument it does not trade):
+            // the client learns why; the order stays stored for recovery to settle.
+            tessera_execution::Error::Broker {
+                broker,
+                message,
+                retryable: false,
+            } => Self::Conflict(format!("broker {broker} refused: {message}")),
             tessera_execution::Error::Storage(tessera_storage::Error::AlreadyExists(m)) => {
                 Self::Conflict(format!("{m} already exists"))
             }

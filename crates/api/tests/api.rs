@@ -1787,6 +1787,24 @@ async fn trading(app: &Router, store: &Store, t: &Tokens) {
         .unwrap();
     let job = store.job(job_id).await.unwrap();
     assert_eq!(job.job_type, "data_backfill");
+    // The paper account trades the instruments stored when it opened: the broker rejects a
+    // newer one, and the order is stored rejected with the broker's reason.
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&t.trade),
+        Some(json!({"symbol": "SOLUSDT", "side": "buy", "quantity": "1"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["order"]["status"], "rejected", "{}", r.text());
+    assert!(
+        r.json()["order"]["reject_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not traded")
+    );
     assert!(
         job.params.contains("SOLUSDT") && job.params.contains("sim"),
         "{}",
