@@ -34,7 +34,7 @@ wrk -t2 -c64 -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" -H "Accep
 echo "== wrk 1h resampled from 1m (30 days -> 720 bars)"
 wrk -t2 -c64 -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$ADDR/api/v1/bars?symbol=DEMOUSDT&interval=1h&limit=1000"
 echo "== page render (ms from route start to data-ready, in headless Chromium)"
-for page in markets backtests operations; do
+for page in markets portfolio backtests models operations; do
   dom="$(chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking \
     --disable-component-update --no-first-run --disable-sync --user-data-dir="$WORK/chromium" \
     --window-size=1280,900 --virtual-time-budget=8000 --dump-dom "$ADDR/#/$page" 2>/dev/null)"
