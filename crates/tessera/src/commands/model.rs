@@ -737,6 +737,27 @@ pub(crate) async fn backtest_strategy(
     Ok((Box::new(strategy), row, pinned))
 }
 
+/// A `model` strategy for `tessera trade` (the demo's paper trader under `tessera up`):
+/// resolves `--param model=NAME[@VERSION]` through the registry; its features warm up on the
+/// first live bars (it trades the first instrument it sees).
+pub(crate) async fn live_strategy(
+    ctx: &Ctx,
+    params: &tessera_strategy::Params,
+) -> Result<Box<dyn tessera_strategy::Strategy>> {
+    let Some(reference) = params.0.get("model") else {
+        bail!("the model strategy needs --param model=NAME[@VERSION] (see `tessera model list`)")
+    };
+    let (row, loaded) = registry(ctx)
+        .await?
+        .load(reference)
+        .await
+        .with_context(|| format!("cannot load model {reference}"))?;
+    tracing::info!(model = %format!("{}@{}", row.name, row.version), "trading the model strategy");
+    Ok(Box::new(tessera_ml::strategy::ModelStrategy::new(
+        loaded, params,
+    )?))
+}
+
 /// Sweeps and walk-forward build strategies by name in parallel worker threads and cannot
 /// load a registry model there; refuse clearly instead of "unknown strategy".
 pub(crate) fn refuse_in_sweep(strategy: &str, command: &str) -> Result<()> {

@@ -53,7 +53,12 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         bail!("give at least one --symbol");
     }
     let params = Params::parse(a.params.iter().map(String::as_str))?;
-    let strategy = tessera_strategy::build(&a.strategy, &params)?;
+    // The `model` strategy needs the ML registry, so the binary builds it (tessera-ml).
+    let strategy = if a.strategy == tessera_ml::strategy::NAME {
+        super::model::live_strategy(ctx, &params).await?
+    } else {
+        tessera_strategy::build(&a.strategy, &params)?
+    };
     let store = ctx.store().await?;
     let s = &ctx.config.venues.sim;
     // Resume the simulated market where the last run's orders stopped, so it never rewinds.

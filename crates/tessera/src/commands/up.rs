@@ -169,9 +169,22 @@ impl Process for ApiServer {
 /// Symbols of the demo market on the simulated venue.
 const DEMO_SYMBOLS: &[&str] = &["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 
-/// The demo's paper trader: strategy, its parameters, and whether it needs
-/// the production model.
-const DEMO_STRATEGY: (&str, &[&str], bool) = ("sma_cross", &["fast=5", "slow=20"], false);
+/// The demo's paper trader: the `model` strategy on the demo model's
+/// predictions (tessera-ml's `ModelStrategy` trades one instrument), started
+/// once the model is in production.
+struct DemoTrader {
+    strategy: &'static str,
+    params: &'static [&'static str],
+    symbols: &'static [&'static str],
+    needs_model: bool,
+}
+
+const DEMO_TRADER: DemoTrader = DemoTrader {
+    strategy: "model",
+    params: &["model=demo"],
+    symbols: &["BTCUSDT"],
+    needs_model: true,
+};
 
 /// Bars per symbol the demo model waits for before it is trained.
 const DEMO_MIN_BARS: usize = 300;
@@ -438,20 +451,20 @@ pub(crate) async fn run(ctx: &Ctx, a: UpArgs) -> Result<()> {
             train: Some(demo_training_params()),
             poll: Duration::from_secs(1),
         }));
-        let mut args: Vec<String> =
-            vec!["trade".into(), "--strategy".into(), DEMO_STRATEGY.0.into()];
-        for p in DEMO_STRATEGY.1 {
+        let t = DEMO_TRADER;
+        let mut args: Vec<String> = vec!["trade".into(), "--strategy".into(), t.strategy.into()];
+        for p in t.params {
             args.extend(["--param".to_string(), (*p).to_string()]);
         }
-        for sym in DEMO_SYMBOLS {
+        for sym in t.symbols {
             args.extend(["--symbol".to_string(), (*sym).to_string()]);
         }
         sup.add(Arc::new(ChildCommand {
-            name: format!("trader:{}", DEMO_STRATEGY.0),
+            name: format!("trader:{}", t.strategy),
             kind: "trader",
             config: None,
             args,
-            needs_model: DEMO_STRATEGY.2.then(|| store.clone()),
+            needs_model: t.needs_model.then(|| store.clone()),
         }));
     }
     sup.add(Arc::new(ApiServer {
