@@ -3,10 +3,12 @@
 //!
 //! Every continuous process is a [`tessera_scheduler::Process`] added to the
 //! [`Supervisor`] in [`run`]: the scheduler, a worker, the market data stream
-//! and the API with the dashboard on `--bind`:`--port`. On the first start
-//! in a folder without a config file the database gets a demo market: three
-//! symbols of the simulated venue, backfilled and then streamed live. (The
-//! demo's model and paper trader are not started by `up` yet.)
+//! and the API with the dashboard on `--bind`:`--port`. Without a config
+//! file `up` runs the demo: on the first start the database gets a demo
+//! market (three symbols of the simulated venue, backfilled and then streamed
+//! live); the prediction service queues a `model_training` job (promoted on
+//! success) once the history is long enough and then stores a prediction per
+//! symbol and minute; a paper trader runs the `model` strategy on that model.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
