@@ -166,6 +166,9 @@ def nautilus(path, max_bars=None):
                 if side is not None:
                     self.close_all_positions(self.bar_type.instrument_id)
                     qty = float(self.portfolio.account(self.instrument.id.venue).balance_total(USDT)) * 0.9999 / float(bar.close) / 1.001
+                    if int(qty) < 1:  # too poor for one unit (Tessera cancels such orders)
+                        self.prev = (f, s)
+                        return
                     self.submit_order(self.order_factory.market(self.instrument.id, side, self.instrument.make_qty(int(qty))))
             self.prev = (f, s)
 

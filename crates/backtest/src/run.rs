@@ -91,7 +91,6 @@ pub fn run_strategy(
 ) -> Result<BacktestResult> {
     let warmup = strategy.warmup_bars();
     let report = run_engine(series, strategy, config)?;
-    let closes = series.closes_f64();
     let mut equity = report.equity;
     if let Some(last) = equity.last_mut() {
         // The exact final equity, so the last point carries no f64 accumulation.
@@ -102,14 +101,19 @@ pub fn run_strategy(
             .parse()
             .unwrap_or(*last);
     }
-    let stats = compute_stats(&StatsInput {
-        timestamps: &report.timestamps,
-        equity: &equity,
-        closes: &closes,
-        trades: &report.trades,
-        first_trading_bar: warmup,
-        annualisation: config.annualisation,
-    })?;
+    // The closes live only while statistics are computed, so they and the drawdown curve
+    // (built below) are never held at once: 8 bytes a bar less at the peak.
+    let stats = {
+        let closes = series.closes_f64();
+        compute_stats(&StatsInput {
+            timestamps: &report.timestamps,
+            equity: &equity,
+            closes: &closes,
+            trades: &report.trades,
+            first_trading_bar: warmup,
+            annualisation: config.annualisation,
+        })?
+    };
     Ok(BacktestResult {
         metadata: RunMetadata {
             strategy: config.strategy.clone(),
