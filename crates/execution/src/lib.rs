@@ -6,12 +6,15 @@
 //!   they change, and recovery after a restart ([`OrderStack::recover`]);
 //! * [`generator`]: orders from target versus current positions, with
 //!   buffers and minimum trade sizes;
+//! * [`netting`]: strategy orders netted into instrument orders, fills
+//!   allocated back to the strategy orders;
 //! * [`reconcile`]: our positions and open orders against the broker's;
 //! * [`OrderStack::housekeeping`]: end-of-day expiry of stale orders.
 
 pub mod broker;
 pub mod error;
 pub mod generator;
+pub mod netting;
 pub mod reconcile;
 pub mod stack;
 
