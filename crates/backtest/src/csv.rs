@@ -626,6 +626,50 @@ mod tests {
     }
 
     #[test]
+    fn test_parse_csv_line_endings_blank_lines_and_extra_columns() {
+        let text = "\u{feff}timestamp,open,high,low,close,volume,trades\r\n\r\n2017-04-19T09:00:00,1.0716,1.0722,1.07083,1.07219,1413,7\r\n2017-04-19 10:00:00,1.07214,1.07296,1.07214,1.0726,1.5e3,9";
+        let s = parse_csv(text, "EURUSD", "t").unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.price_scale, 5);
+        assert_eq!(s.low, vec![107_083, 107_214]);
+        assert_eq!(s.volume, vec![1413, 1500]);
+        assert_eq!(s.open_time[1] - s.open_time[0], 3_600_000_000_000);
+        assert_eq!(
+            s.open_time[0],
+            UnixNanos::parse("2017-04-19T09:00:00Z").unwrap().0
+        );
+    }
+
+    #[test]
+    fn test_parse_csv_errors_name_line_and_column() {
+        let head = "timestamp,open,high,low,close,volume\n";
+        let ok = "2004-08-19T00:00:00,1,2,0.5,1.5,1\n";
+        let cases = [
+            (
+                format!("{head}{ok}{ok}2004-08-21,1,2,0.5,1O2.5,1\n"),
+                "t:4:5:",
+                "close",
+            ),
+            (
+                format!("{head}\n{ok}2004-13-01T00:00:00,1,2,0.5,1,1\n"),
+                "t:4:1:",
+                "timestamp",
+            ),
+            (format!("{head}2004-08-19,1,2,0.5\n"), "t:2:4:", "6 columns"),
+            (
+                format!("{head}2004-08-19,1,2,0.5,1,1,9\n"),
+                "t:2:6:",
+                "6 columns",
+            ),
+            (format!("{head}2004-08-19,1,2,,1,1\n"), "t:2:4:", "low"),
+        ];
+        for (text, place, what) in cases {
+            let e = parse_csv(&text, "X", "t").unwrap_err().to_string();
+            assert!(e.starts_with(place) && e.contains(what), "{e}");
+        }
+    }
+
+    #[test]
     fn test_parse_decimal_forms() {
         assert_eq!(parse_decimal("9e-05"), Some((9, 5)));
         assert_eq!(parse_decimal("1.5E2"), Some((150, 0)));
