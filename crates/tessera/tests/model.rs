@@ -522,12 +522,43 @@ fn store_story(db_url: &str, files: &[(&str, PathBuf)]) {
         assert!(bt["trades"].as_u64().unwrap() > 0, "{model}: {bt}");
         runs.push(bt["run_id"].as_str().unwrap().to_owned());
     }
+    let text = ok(&t(&[
+        "backtest",
+        "--strategy",
+        "model",
+        "--param",
+        "model=btc_ridge@1",
+        "--symbol",
+        "BTCUSDT",
+        "--venue",
+        "binanceus",
+        "--interval",
+        "1m",
+        "--from",
+        "2023-03-20",
+    ]));
+    assert!(text.contains("linked to model btc_ridge@1"), "{text}");
+    runs.insert(1, text.split_whitespace().nth(1).unwrap().to_owned());
     let show = json(&t(&["model", "show", "btc_ridge@1", "--json"]));
-    assert_eq!(show["backtests"], serde_json::json!([runs[0]]));
+    assert_eq!(show["backtests"].as_array().unwrap().len(), 2, "{show}");
+    assert!(
+        show["backtests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b == runs[0].as_str())
+    );
+    assert!(
+        show["backtests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b == runs[1].as_str())
+    );
     let show = json(&t(&["model", "show", "btc_gbt", "--json"]));
-    assert_eq!(show["backtests"], serde_json::json!([runs[1]]));
+    assert_eq!(show["backtests"], serde_json::json!([runs[2]]));
     let text = ok(&t(&["model", "show", "btc_gbt"]));
-    assert!(text.contains(&runs[1]), "{text}");
+    assert!(text.contains(&runs[2]), "{text}");
     // The stored run names the exact version that traded.
     let list = json(&t(&["backtest", "list", "--json"]));
     let run = list

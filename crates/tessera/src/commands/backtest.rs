@@ -252,7 +252,13 @@ async fn backtest(ctx: &Ctx, a: BacktestRunArgs) -> Result<()> {
                 .link_ml_backtest(&m.execution_id, &id, SystemClock.now())
                 .await
                 .context("cannot link the run to its model")?;
-            tracing::info!(model = %format!("{}@{}", m.name, m.version), run = %id, "backtest linked to the model");
+            if !ctx.global.json {
+                // stdout stays the contract's JSON object under --json.
+                println!(
+                    "run {id} linked to model {}@{} (execution {})",
+                    m.name, m.version, m.execution_id
+                );
+            }
         }
         result.stats.run_id = Some(id);
     }
