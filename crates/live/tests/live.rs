@@ -432,3 +432,55 @@ async fn test_recovery_after_crash_between_store_and_send_and_between_fill_and_b
         assert!(reloaded.kill_switch());
     }
 }
+
+/// A paper book stored the old way (one JSON value under `paper:<account>`)
+/// is moved into the per-row tables on open, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_paper_book_legacy_json_moves_into_rows() {
+    for db in TestDb::all().await {
+        let store = db.store();
+        let inst = instrument();
+        let fill = tessera_model::Fill {
+            client_order_id: ClientOrderId::new("r1-old-1").unwrap(),
+            trade_id: tessera_model::TradeId::new("paper-1").unwrap(),
+            instrument: inst.id,
+            side: Side::Buy,
+            price: tessera_model::Price::new(Decimal::from(100)).unwrap(),
+            quantity: Quantity::new(Decimal::ONE).unwrap(),
+            commission: Money::new(Decimal::ZERO, inst.quote_currency),
+            ts_event: UnixNanos(T0),
+        };
+        let legacy = serde_json::json!({"next_trade": 1, "fills": [fill], "open": []});
+        store
+            .set_state("paper:paper", &legacy.to_string())
+            .await
+            .unwrap();
+        let mut broker = PaperBroker::open(
+            store.clone(),
+            "paper",
+            sim_config(cash()),
+            std::slice::from_ref(&inst),
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            broker.fills_since(UnixNanos(0)).await.unwrap(),
+            vec![fill.clone()]
+        );
+        assert_eq!(store.state("paper:paper").await.unwrap(), None);
+        let (rows, open) = store.paper_book("paper").await.unwrap();
+        assert_eq!((rows.len(), rows[0].seq, open.len()), (1, 1, 0));
+        // Reopened from the rows: the same book, and the next fill continues the numbering.
+        let mut again = PaperBroker::open(
+            store.clone(),
+            "paper",
+            sim_config(cash()),
+            std::slice::from_ref(&inst),
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.fills_since(UnixNanos(0)).await.unwrap(), vec![fill]);
+    }
+}
