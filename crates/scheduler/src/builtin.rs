@@ -186,12 +186,19 @@ impl Validate for RunSystemsParams {
     }
 }
 
+/// The order stack account `order_generation` uses by default. It is not
+/// `paper` (the account of `tessera trade` and the API's order desk) so the
+/// order stack handler of the EOD pipeline and a paper trader never share
+/// one paper book.
+pub const DEFAULT_ORDER_ACCOUNT: &str = "eod";
+
 /// `order_generation`: turn the stored target positions into orders on the
-/// persistent order stack (risk-checked, status `created`).
+/// persistent order stack (risk-checked, status `created`); the order stack
+/// handler of `tessera up` sends them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderGenerationParams {
-    /// Account (broker) whose order stack gets the orders (default `paper`).
+    /// Account (broker) whose order stack gets the orders (default [`DEFAULT_ORDER_ACCOUNT`], `eod`).
     #[serde(default)]
     pub account: Option<String>,
     /// Compute and log orders without storing them.

@@ -132,6 +132,17 @@ pub(crate) enum OrdersCommand {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Run the order stack handler: send the `created` orders of an account's
+    /// order stack (what the `order_generation` job writes) to the paper
+    /// broker and book their fills, until Ctrl-C (`tessera up` runs it supervised).
+    Handle {
+        /// Order stack account (the `account` parameter of `order_generation`).
+        #[arg(long, default_value = tessera_scheduler::builtin::DEFAULT_ORDER_ACCOUNT)]
+        account: String,
+        /// One pass (recovery, send, fills), then exit; prints what it did.
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// `tessera fills …`.

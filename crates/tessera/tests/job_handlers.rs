@@ -118,6 +118,40 @@ async fn story(db: &TestDb) {
     let j = job(d, url, "order_generation", &[]);
     assert_eq!(j["result"]["orders"].as_array().unwrap().len(), 0, "{j}");
 
+    // The order stack handler sends the created order to the paper broker
+    // once: the first pass sends it, a second (a restart: recovery first)
+    // sends nothing, and the paper book holds it once.
+    let pass = |d: &Path| -> Value {
+        serde_json::from_str(&ok(&tessera(
+            d,
+            url,
+            &["--json", "orders", "handle", "--once"],
+        )))
+        .unwrap()
+    };
+    let r = pass(d);
+    assert_eq!(r["sent"], 1, "{r}");
+    let r = pass(d);
+    assert_eq!(r["sent"], 0, "{r}");
+    let stored = store.orders(None).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].broker, "eod");
+    let status = stored[0].order.status.as_str();
+    assert!(
+        ["accepted", "partially_filled", "filled"].contains(&status),
+        "{status}: {:?}",
+        stored[0].order.reject_reason
+    );
+    let (fills, working) = store.paper_book("eod").await.unwrap();
+    assert!(
+        working.len() + usize::from(!fills.is_empty()) == 1,
+        "working {working:?}, fills {}",
+        fills.len()
+    );
+    // A third run of order_generation still orders nothing (the order works or is filled).
+    let j = job(d, url, "order_generation", &[]);
+    assert_eq!(j["result"]["orders"].as_array().unwrap().len(), 0, "{j}");
+
     // Refused parameters: never queued, the message names the parameter.
     for (ty, p, needle) in [
         ("run_systems", "lookback_bars=1", "lookback_bars"),

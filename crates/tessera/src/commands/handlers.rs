@@ -666,7 +666,10 @@ impl OrderGenerationHandler {
         p: OrderGenerationParams,
     ) -> Result<Value, JobError> {
         let store = ctx.store();
-        let account = p.account.clone().unwrap_or_else(|| "paper".into());
+        let account = p
+            .account
+            .clone()
+            .unwrap_or_else(|| tessera_scheduler::builtin::DEFAULT_ORDER_ACCOUNT.into());
         let buffer: Decimal = p
             .buffer
             .trim()

@@ -11,6 +11,7 @@ mod indicators;
 mod instruments;
 mod jobs;
 mod model;
+mod order_handler;
 mod orders;
 mod schedule;
 mod serve;

@@ -43,7 +43,12 @@ fn order_json(s: &StoredOrder) -> Value {
 
 /// `tessera orders …`.
 pub(crate) async fn orders(ctx: &Ctx, c: OrdersCommand) -> Result<()> {
-    let OrdersCommand::List { status } = c;
+    let status = match c {
+        OrdersCommand::List { status } => status,
+        OrdersCommand::Handle { account, once } => {
+            return super::order_handler::run(ctx, &account, once).await;
+        }
+    };
     let status: Option<OrderStatus> = status.map(|s| s.parse()).transpose()?;
     let store = ctx.store().await?;
     let orders = store.orders(status).await?;

@@ -434,6 +434,15 @@ pub(crate) async fn run(ctx: &Ctx, a: UpArgs) -> Result<()> {
         format!("worker:{id}"),
         WorkerProcess(worker),
     )));
+    // The order stack handler sends what the `order_generation` job leaves on the stack.
+    sup.add(Arc::new(super::order_handler::OrderStackHandler::new(
+        store.clone(),
+        super::order_handler::OrderHandlerConfig::from_config(
+            &ctx.config,
+            tessera_scheduler::builtin::DEFAULT_ORDER_ACCOUNT,
+        )
+        .map_err(anyhow::Error::msg)?,
+    )));
     if !store.list_cursors().await?.is_empty() {
         sup.add(Arc::new(ChildCommand {
             name: "stream:data".into(),
