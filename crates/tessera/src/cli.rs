@@ -65,6 +65,8 @@ pub(crate) enum Command {
     Worker(crate::commands::WorkerArgs),
     /// Run the whole platform (database, scheduler, workers, streams) until Ctrl-C.
     Up(crate::commands::UpArgs),
+    /// Restore a backup written by the `backups` job (database and artefacts), with the platform stopped.
+    Restore(crate::commands::RestoreArgs),
     /// Technical indicators equal to TA-Lib: list them, compute them over bars.
     #[command(subcommand)]
     Indicators(crate::commands::IndicatorsCommand),

@@ -319,6 +319,8 @@ fn test_help_everywhere() {
         vec!["instruments", "list", "--help"],
         vec!["instruments", "show", "--help"],
         vec!["instruments", "remove", "--help"],
+        vec!["restore", "--help"],
+        vec!["orders", "handle", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(&args)

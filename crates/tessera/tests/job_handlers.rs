@@ -223,6 +223,47 @@ async fn story(db: &TestDb) {
         assert_eq!(r.production_ml_models().await.unwrap().len(), 1);
         assert_eq!(r.orders(None).await.unwrap().len(), 1);
         r.close().await;
+
+        // `tessera restore`: a change after the backup is undone.
+        ok(&tessera(
+            d,
+            url,
+            &["data", "add", "ETHUSDT", "--venue", "sim"],
+        ));
+        let bk = path.display().to_string();
+        let out = tessera(d, url, &["restore", &bk]);
+        assert!(!out.status.success(), "replaced without --yes");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+        // This test still holds the database open: refused as in use.
+        let out = tessera(d, url, &["restore", &bk, "--yes"]);
+        assert!(!out.status.success(), "replaced a database in use");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(err.contains("in use"), "{err}");
+        store.close().await;
+        let art = d.join("tessera-data").join("artefacts");
+        std::fs::remove_dir_all(&art).unwrap();
+        let v: Value =
+            serde_json::from_str(&ok(&tessera(d, url, &["--json", "restore", &bk, "--yes"])))
+                .unwrap();
+        assert_eq!(v["instruments"], 1, "{v}");
+        assert!(v["artefact_files"].as_u64().unwrap() >= 1, "{v}");
+        assert!(art.is_dir());
+        // Read back through the CLI.
+        let list: Value =
+            serde_json::from_str(&ok(&tessera(d, url, &["--json", "instruments", "list"])))
+                .unwrap();
+        let syms: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["symbol"].as_str().unwrap())
+            .collect();
+        assert_eq!(syms, ["BTCUSDT"], "{list}");
+        let orders: Value =
+            serde_json::from_str(&ok(&tessera(d, url, &["--json", "orders", "list"]))).unwrap();
+        assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+        let runs = ok(&tessera(d, url, &["--json", "model", "list"]));
+        assert!(runs.contains("demo"), "{runs}");
     } else {
         let sql = std::fs::read_to_string(path.join("tessera.sql")).unwrap();
         assert!(sql.contains("CREATE TABLE") && sql.contains("COPY"), "dump");

@@ -172,6 +172,7 @@ async fn test_up_in_an_empty_folder_starts_stops_on_sigint_and_continues() {
         "stream:data",
         "server:api",
         "service:predictions",
+        "service:order_stack",
         "trader:model",
     ] {
         assert!(procs.iter().any(|p| p.name == name), "{name}: {procs:?}");

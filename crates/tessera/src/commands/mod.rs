@@ -13,6 +13,7 @@ mod jobs;
 mod model;
 mod order_handler;
 mod orders;
+mod restore;
 mod schedule;
 mod serve;
 mod tokens;
@@ -30,6 +31,7 @@ use crate::config::Config;
 pub(crate) use indicators::IndicatorsCommand;
 pub(crate) use jobs::JobsCommand;
 pub(crate) use model::ModelCommand;
+pub(crate) use restore::RestoreArgs;
 pub(crate) use schedule::ScheduleCommand;
 pub(crate) use serve::ServeArgs;
 pub(crate) use tokens::TokensCommand;
@@ -87,6 +89,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             Command::Jobs(c) => jobs::run(&ctx, c).await,
             Command::Worker(a) => worker::run(&ctx, a).await,
             Command::Up(a) => up::run(&ctx, a).await,
+            Command::Restore(a) => restore::run(&ctx, a).await,
             Command::Config => show_config(&ctx),
             Command::Model(c) => model::run(&ctx, c).await,
             Command::Serve(a) => serve::run(&ctx, a).await,
