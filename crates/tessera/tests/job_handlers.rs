@@ -267,6 +267,28 @@ async fn story(db: &TestDb) {
     } else {
         let sql = std::fs::read_to_string(path.join("tessera.sql")).unwrap();
         assert!(sql.contains("CREATE TABLE") && sql.contains("COPY"), "dump");
+        // `tessera restore` through psql: refused while this test is connected, then restored.
+        ok(&tessera(
+            d,
+            url,
+            &["data", "add", "ETHUSDT", "--venue", "sim"],
+        ));
+        let bk = path.display().to_string();
+        let out = tessera(d, url, &["restore", &bk, "--yes"]);
+        assert!(!out.status.success(), "replaced a database in use");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(err.contains("other session"), "{err}");
+        store.close().await;
+        let out = tessera(d, url, &["restore", &bk]);
+        assert!(!out.status.success(), "replaced without --yes");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+        let v: Value =
+            serde_json::from_str(&ok(&tessera(d, url, &["--json", "restore", &bk, "--yes"])))
+                .unwrap();
+        assert_eq!(v["instruments"], 1, "{v}");
+        let orders: Value =
+            serde_json::from_str(&ok(&tessera(d, url, &["--json", "orders", "list"]))).unwrap();
+        assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
     }
 }
 
