@@ -129,6 +129,17 @@ impl BinanceCollector {
         serde_json::from_slice(body).map_err(|e| self.protocol(what, format!("invalid JSON: {e}")))
     }
 
+    /// The venue's clock (the `Date` header of a one-candle klines request for
+    /// `symbol`; ours when the reply has none). Live trading starts its warm-up
+    /// window from it, so it lines up with the candles the venue serves.
+    ///
+    /// # Errors
+    /// Transport errors, [`Error::UnknownSymbol`].
+    pub async fn venue_now(&self, symbol: Symbol, interval: Interval) -> Result<UnixNanos> {
+        let (_, server_now) = self.klines(symbol, interval, UnixNanos(0), None, 1).await?;
+        Ok(server_now.unwrap_or_else(|| self.clock.now()))
+    }
+
     /// Raw klines request; returns rows and the venue's clock.
     async fn klines(
         &self,

@@ -66,7 +66,7 @@ fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
-fn binance_collector(ctx: &Ctx, venue: &str) -> Result<BinanceCollector> {
+pub(crate) fn binance_collector(ctx: &Ctx, venue: &str) -> Result<BinanceCollector> {
     let b = &ctx.config.venues.binance;
     Ok(BinanceCollector::new(
         BinanceSettings {

@@ -1,9 +1,13 @@
 //! `tessera trade`: run strategies live against the paper broker or Alpaca on live market data.
 //!
 //! One command trades: it starts the market data it needs (the simulated
-//! venue in-process at its configured speed), warms the strategy up on
-//! backfilled bars, and runs the one engine with a [`TradingVenue`] on its own
-//! thread until Ctrl-C. On Ctrl-C the stream stops, the engine finishes the
+//! venue in-process at its configured speed, or Binance's REST backfill and
+//! WebSocket stream through the market-data crate's collector), warms the
+//! strategy up on backfilled bars, and runs the one engine with a
+//! [`TradingVenue`] on its own thread until Ctrl-C. A [`Feed`] sits between
+//! the stream and the engine: closed bars reach the engine once each and in
+//! order per instrument; after a reconnect ([`LiveEvent::CatchUp`]) or a
+//! candle that skips ahead, the missing candles are fetched over REST first. On Ctrl-C the stream stops, the engine finishes the
 //! event in hand (so no order is left half-sent) and returns. State lives in
 //! the configured database; the next run continues from it.
 
@@ -43,9 +47,9 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
     if a.broker != "paper" && a.broker != "alpaca" {
         bail!("broker {:?}: expected paper or alpaca", a.broker);
     }
-    if a.venue != "sim" {
+    if !matches!(a.venue.as_str(), "sim" | "binance" | "binanceus") {
         bail!(
-            "venue {:?}: `trade` starts market data for the simulated venue `sim` only so far",
+            "venue {:?}: `trade` starts market data for `sim`, `binance` or `binanceus`",
             a.venue
         );
     }
@@ -60,36 +64,66 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         tessera_strategy::build(&a.strategy, &params)?
     };
     let store = ctx.store().await?;
-    let s = &ctx.config.venues.sim;
-    // Resume the simulated market where the last run's orders stopped, so it never rewinds.
-    let resume = store
-        .orders(None)
-        .await?
-        .iter()
-        .map(|o| o.order.updated_at)
-        .max();
-    let wall: Arc<dyn Clock> = Arc::new(SystemClock);
-    let sim = Arc::new(SimCollector::new(
-        SimSettings {
-            speed: s.speed,
-            seed: s.seed,
-            history_days: i64::from(s.history_days),
-        },
-        wall,
-        resume,
-    )?);
     let symbols: Vec<Symbol> = a
         .symbols
         .iter()
         .map(|x| Symbol::new(x))
         .collect::<std::result::Result<_, _>>()?;
+    if a.venue == "sim" {
+        let s = &ctx.config.venues.sim;
+        // Resume the simulated market where the last run's orders stopped, so it never rewinds.
+        let resume = store
+            .orders(None)
+            .await?
+            .iter()
+            .map(|o| o.order.updated_at)
+            .max();
+        let wall: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sim = Arc::new(SimCollector::new(
+            SimSettings {
+                speed: s.speed,
+                seed: s.seed,
+                history_days: i64::from(s.history_days),
+            },
+            wall,
+            resume,
+        )?);
+        let start = sim.now();
+        // The simulated market stamps its own quotes.
+        return prepare(ctx, &a, store, strategy, symbols, sim, start, false).await;
+    }
+    let binance = Arc::new(super::data::binance_collector(ctx, &a.venue)?);
+    // The warm-up window ends at the venue's clock, so it meets the live stream.
+    let start = binance
+        .venue_now(symbols[0], Interval::M1)
+        .await
+        .with_context(|| format!("asking {} for its time", a.venue))?;
+    // Spot bookTicker carries no event time: quotes are stamped on the venue's time line.
+    prepare(ctx, &a, store, strategy, symbols, binance, start, true).await
+}
+
+/// Instruments, risk, paper settings and the broker, for market data `md`.
+#[allow(clippy::too_many_arguments)]
+async fn prepare<C: Collector>(
+    ctx: &Ctx,
+    a: &TradeArgs,
+    store: tessera_storage::Store,
+    strategy: Box<dyn tessera_strategy::Strategy>,
+    symbols: Vec<Symbol>,
+    md: Arc<C>,
+    start: UnixNanos,
+    restamp_quotes: bool,
+) -> Result<()> {
     let mut instruments = Vec::new();
     for sym in &symbols {
-        instruments.push(sim.instrument(*sym).await?);
+        instruments.push(
+            md.instrument(*sym)
+                .await
+                .with_context(|| format!("instrument {sym} on {}", a.venue))?,
+        );
     }
     let ccy = instruments[0].quote_currency;
     let capital = Money::new(a.capital, ccy);
-    let start = sim.now();
     let risk = RiskEngine::new(ctx.config.risk.limits()?)?;
     let mut sim_cfg = SimConfig::new(capital);
     sim_cfg.commission = Commission::rate(
@@ -118,7 +152,8 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         capital,
         start,
         risk,
-        sim,
+        md,
+        restamp_quotes,
     };
     if a.broker == "alpaca" {
         let cfg = ctx.config.brokers.alpaca.to_alpaca();
@@ -146,7 +181,7 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
 }
 
 /// What `run` prepared for the engine, whatever the broker.
-struct Setup {
+struct Setup<C> {
     strategy: Box<dyn tessera_strategy::Strategy>,
     strategy_name: String,
     symbols: Vec<Symbol>,
@@ -154,14 +189,17 @@ struct Setup {
     capital: Money,
     start: UnixNanos,
     risk: RiskEngine,
-    sim: Arc<SimCollector>,
+    /// Where bars and quotes come from.
+    md: Arc<C>,
+    /// Stamp quotes on the venue's time line (see [`Feed`]).
+    restamp_quotes: bool,
 }
 
 /// Recover the order stack against `broker`, warm up, and trade until Ctrl-C.
-async fn drive<B: Broker + 'static>(
+async fn drive<B: Broker + 'static, C: Collector>(
     ctx: &Ctx,
     store: tessera_storage::Store,
-    setup: Setup,
+    setup: Setup<C>,
     broker: B,
 ) -> Result<()> {
     let Setup {
@@ -172,7 +210,8 @@ async fn drive<B: Broker + 'static>(
         capital,
         start,
         risk,
-        sim,
+        md,
+        restamp_quotes,
     } = setup;
     let ccy = capital.currency;
     let broker_name = broker.name().to_string();
@@ -196,60 +235,29 @@ async fn drive<B: Broker + 'static>(
     // Warm-up bars first (strategies build state, nothing is sent), then the live stream.
     let (tx, rx) = std::sync::mpsc::sync_channel::<MarketEvent>(4096);
     let interval = Interval::M1;
-    for (i, sym) in symbols.iter().enumerate() {
-        let from = UnixNanos(start.0 - (warmup as i64 + 1) * 60_000_000_000);
-        for bar in sim
-            .closed_bars(*sym, interval, from, start, warmup + 1)
-            .await?
-        {
-            tx.send(MarketEvent::Bar {
-                instrument: i,
-                bar,
-                values: values(&bar),
-            })
-            .context("engine stopped")?;
-        }
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (ltx, mut lrx) = mpsc::channel::<LiveEvent>(4096);
-    let streamer = {
-        let sim = sim.clone();
-        let symbols = symbols.clone();
-        tokio::spawn(async move { sim.stream(symbols, interval, ltx, stop_rx).await })
-    };
     let index: Vec<_> = instruments.iter().map(|i| i.id).collect();
-    let forward_tx = tx.clone();
-    let forwarder = tokio::task::spawn_blocking(move || {
-        while let Some(ev) = lrx.blocking_recv() {
-            let me =
-                match ev {
-                    LiveEvent::Bar(bar) => {
-                        index
-                            .iter()
-                            .position(|i| *i == bar.instrument)
-                            .map(|i| MarketEvent::Bar {
-                                instrument: i,
-                                bar,
-                                values: values(&bar),
-                            })
-                    }
-                    LiveEvent::Quote(quote) => index
-                        .iter()
-                        .position(|i| *i == quote.instrument)
-                        .map(|i| MarketEvent::Quote {
-                            instrument: i,
-                            quote,
-                        }),
-                    LiveEvent::CatchUp => None,
-                };
-            if let Some(me) = me
-                && forward_tx.send(me).is_err()
-            {
-                break;
-            }
-        }
-    });
-    drop(tx);
+    let mut feed = Feed::new(
+        md.clone(),
+        symbols.clone(),
+        index,
+        interval,
+        tx,
+        restamp_quotes,
+    );
+    for i in 0..symbols.len() {
+        let from = UnixNanos(interval.floor(start).0 - (warmup as i64 + 1) * MINUTE);
+        feed.fill(i, from, start).await?;
+    }
+    feed.stats.warmup = feed.stats.live;
+    feed.stats.live = 0;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ltx, lrx) = mpsc::channel::<LiveEvent>(4096);
+    let streamer = {
+        let md = md.clone();
+        let symbols = symbols.clone();
+        tokio::spawn(async move { md.stream(symbols, interval, ltx, stop_rx).await })
+    };
+    let forwarder = tokio::spawn(feed.run(lrx));
     let strategy_id = StrategyId::new(&strategy_name)?;
     let name = strategy_name;
     let symbol_list: Vec<String> = symbols.iter().map(ToString::to_string).collect();
@@ -275,7 +283,7 @@ async fn drive<B: Broker + 'static>(
     // The receiver is gone when the stream already ended by itself.
     let _ = stop_tx.send(true);
     let streamed = streamer.await.context("market data task")?;
-    forwarder.await.context("forwarding task")?;
+    let stats = forwarder.await.context("forwarding task")?;
     let joined = match early {
         Some(r) => r,
         None => engine_done.await,
@@ -283,9 +291,226 @@ async fn drive<B: Broker + 'static>(
     let report = joined?.map_err(|_| anyhow::anyhow!("engine thread panicked"))??;
     streamed?;
     eprintln!(
+        "market data: {} warm-up bars, {} live bars ({} fetched over REST after a reconnect or a skip, {} duplicates dropped, {} holes), {} quotes; {} bars from {} to {}",
+        stats.warmup,
+        stats.live,
+        stats.filled,
+        stats.duplicates,
+        stats.holes,
+        stats.quotes,
+        symbols[0],
+        stats.first.map_or_else(|| "-".into(), |t| t.to_string()),
+        stats.last.map_or_else(|| "-".into(), |t| t.to_string()),
+    );
+    eprintln!(
         "stopped: {} fills this run, equity {}",
         report.fills.len(),
         report.final_equity
     );
     Ok(())
+}
+
+const MINUTE: i64 = 60_000_000_000;
+
+/// What a [`Feed`] passed on, for the closing line (and the tests that read it).
+#[derive(Clone, Copy, Debug, Default)]
+struct FeedStats {
+    warmup: u64,
+    live: u64,
+    /// Candles fetched over REST after a reconnect or a candle that skipped ahead.
+    filled: u64,
+    /// Candles dropped because the engine already had them.
+    duplicates: u64,
+    /// Stretches the venue could not fill (its own holes).
+    holes: u64,
+    quotes: u64,
+    /// Open times of the first and last bar passed on, of the first instrument.
+    first: Option<UnixNanos>,
+    last: Option<UnixNanos>,
+}
+
+/// Between a live stream and the engine: closed bars go on once each, in
+/// order per instrument, with REST fetching whatever a reconnect or a late
+/// candle left out; quotes go on in time order.
+struct Feed<C> {
+    md: Arc<C>,
+    symbols: Vec<Symbol>,
+    index: Vec<tessera_model::InstrumentId>,
+    interval: Interval,
+    tx: std::sync::mpsc::SyncSender<MarketEvent>,
+    /// Open time of the last bar passed on, per instrument.
+    last: Vec<Option<UnixNanos>>,
+    /// Stamp quotes on the venue's time line: the newest bar close plus the
+    /// real time since it arrived, never past the next close nor before the
+    /// last event (spot bookTicker carries no time of its own).
+    restamp_quotes: bool,
+    anchor: Option<(UnixNanos, std::time::Instant)>,
+    /// Time of the last event passed on.
+    last_time: UnixNanos,
+    stats: FeedStats,
+}
+
+impl<C: Collector> Feed<C> {
+    fn new(
+        md: Arc<C>,
+        symbols: Vec<Symbol>,
+        index: Vec<tessera_model::InstrumentId>,
+        interval: Interval,
+        tx: std::sync::mpsc::SyncSender<MarketEvent>,
+        restamp_quotes: bool,
+    ) -> Self {
+        let n = symbols.len();
+        Self {
+            md,
+            symbols,
+            index,
+            interval,
+            tx,
+            last: vec![None; n],
+            restamp_quotes,
+            anchor: None,
+            last_time: UnixNanos(i64::MIN),
+            stats: FeedStats::default(),
+        }
+    }
+
+    /// Hand `ev` to the engine, waiting while its queue is full; false once it stopped.
+    async fn send(&mut self, ev: MarketEvent) -> bool {
+        let mut ev = ev;
+        loop {
+            match self.tx.try_send(ev) {
+                Ok(()) => return true,
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    ev = back;
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return false,
+            }
+        }
+    }
+
+    /// Pass `bar` of instrument `i` on unless the engine has it already; false once it stopped.
+    async fn push(&mut self, i: usize, bar: tessera_model::Bar) -> bool {
+        if self.last[i].is_some_and(|l| bar.open_time <= l) {
+            self.stats.duplicates += 1;
+            return true;
+        }
+        self.last[i] = Some(bar.open_time);
+        if i == 0 {
+            self.stats.first.get_or_insert(bar.open_time);
+            self.stats.last = Some(bar.open_time);
+        }
+        let close = bar.close_time();
+        if self.anchor.is_none_or(|(t, _)| close >= t) {
+            self.anchor = Some((close, std::time::Instant::now()));
+        }
+        self.last_time = self.last_time.max(close);
+        self.stats.live += 1;
+        self.send(MarketEvent::Bar {
+            instrument: i,
+            bar,
+            values: values(&bar),
+        })
+        .await
+    }
+
+    /// Fetch and pass on the closed bars of instrument `i` opening in `[from, to)`.
+    async fn fill(&mut self, i: usize, from: UnixNanos, to: UnixNanos) -> Result<bool> {
+        let limit = self.md.page_limit().max(1);
+        let mut from = from;
+        loop {
+            let bars = self
+                .md
+                .closed_bars(self.symbols[i], self.interval, from, to, limit)
+                .await
+                .with_context(|| format!("backfilling {}", self.symbols[i]))?;
+            let full = bars.len() >= limit;
+            for b in bars {
+                from = self.interval.next(b.open_time);
+                if !self.push(i, b).await {
+                    return Ok(false);
+                }
+            }
+            if !full {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Catch instrument `i` up over REST to just before `until` (everything closed when `None`).
+    async fn catch_up(&mut self, i: usize, until: Option<UnixNanos>) -> bool {
+        let Some(last) = self.last[i] else {
+            return true;
+        };
+        let from = self.interval.next(last);
+        let to = until.unwrap_or(UnixNanos::MAX);
+        if from >= to {
+            return true;
+        }
+        let before = self.stats.live;
+        let alive = match self.fill(i, from, to).await {
+            Ok(alive) => alive,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "catch-up failed; the stream goes on");
+                true
+            }
+        };
+        self.stats.filled += self.stats.live - before;
+        alive
+    }
+
+    /// Forward the stream until it ends (shutdown) or the engine stops.
+    async fn run(mut self, mut rx: mpsc::Receiver<LiveEvent>) -> FeedStats {
+        while let Some(ev) = rx.recv().await {
+            let alive = match ev {
+                LiveEvent::Bar(bar) => {
+                    let Some(i) = self.index.iter().position(|id| *id == bar.instrument) else {
+                        continue;
+                    };
+                    let mut alive = true;
+                    if self.last[i].is_some_and(|l| bar.open_time > self.interval.next(l)) {
+                        // A candle skipped ahead: fetch the ones in between first.
+                        alive = self.catch_up(i, Some(bar.open_time)).await;
+                        if self.last[i].is_some_and(|l| bar.open_time > self.interval.next(l)) {
+                            self.stats.holes += 1;
+                        }
+                    }
+                    alive && self.push(i, bar).await
+                }
+                LiveEvent::Quote(mut quote) => {
+                    let Some(i) = self.index.iter().position(|id| *id == quote.instrument) else {
+                        continue;
+                    };
+                    if self.restamp_quotes {
+                        let Some((close, at)) = self.anchor else {
+                            continue;
+                        };
+                        let since = i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX);
+                        let t = close.0.saturating_add(since).min(close.0 + MINUTE - 1);
+                        quote.ts_event = UnixNanos(t.max(self.last_time.0));
+                    } else if quote.ts_event < self.last_time {
+                        continue;
+                    }
+                    self.last_time = quote.ts_event;
+                    self.stats.quotes += 1;
+                    self.send(MarketEvent::Quote {
+                        instrument: i,
+                        quote,
+                    })
+                    .await
+                }
+                LiveEvent::CatchUp => {
+                    let mut alive = true;
+                    for i in 0..self.symbols.len() {
+                        alive = alive && self.catch_up(i, None).await;
+                    }
+                    alive
+                }
+            };
+            if !alive {
+                break;
+            }
+        }
+        self.stats
+    }
 }
