@@ -7,6 +7,7 @@
 //! simulate`, and [`Schedule::plan`] tells the scheduler loop what to start
 //! at a given instant, so both are tested on any instant without waiting.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -49,6 +50,11 @@ pub struct ScheduleConfig {
     /// After downtime: `skip` missed runs, or run the latest one `once`.
     #[serde(default = "default_catch_up")]
     pub catch_up: String,
+    /// Parameters per step, keyed by job type (`[schedules.params.run_systems]`);
+    /// a step without an entry gets `{}` (its defaults). The binary validates
+    /// each table against the job type's parameters when the config loads.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
 }
 
 fn default_timezone() -> String {
@@ -86,6 +92,7 @@ impl ScheduleConfig {
             week_start: None,
             week_end: None,
             catch_up: "skip".into(),
+            params: BTreeMap::new(),
         }
     }
 }
@@ -234,6 +241,19 @@ impl Schedule {
         if let Some(s) = steps.iter().find(|s| s.trim().is_empty()) {
             return Err(bad(format!("empty job type {s:?} in the pipeline")));
         }
+        for (step, p) in &config.params {
+            if !steps.contains(step) {
+                return Err(bad(format!(
+                    "params.{step}: {step:?} is not a step of this schedule ({})",
+                    steps.join(", ")
+                )));
+            }
+            if !p.is_object() {
+                return Err(bad(format!(
+                    "params.{step}: expected a table of parameters, e.g. [schedules.params.{step}]"
+                )));
+            }
+        }
         if config.cron.split_whitespace().count() != 5 {
             return Err(bad(format!(
                 "cron = {:?}: expected five fields: minute hour day-of-month month day-of-week",
@@ -279,6 +299,15 @@ impl Schedule {
     #[must_use]
     pub fn steps(&self) -> &[String] {
         &self.steps
+    }
+
+    /// The configured parameters of `step` as JSON text (`{}` when none).
+    #[must_use]
+    pub fn step_params(&self, step: &str) -> String {
+        self.config
+            .params
+            .get(step)
+            .map_or_else(|| "{}".into(), serde_json::Value::to_string)
     }
 
     /// The first job type.
@@ -449,6 +478,28 @@ mod tests {
 
     fn eod() -> Schedule {
         Schedule::from_config(&ScheduleConfig::default_eod()).unwrap()
+    }
+
+    #[test]
+    fn test_schedule_params_only_for_its_steps_and_as_tables() {
+        let mut c = ScheduleConfig::default_eod();
+        c.params.insert(
+            "run_systems".into(),
+            serde_json::json!({"strategy": "ewmac"}),
+        );
+        let s = Schedule::from_config(&c).unwrap();
+        assert_eq!(s.step_params("run_systems"), r#"{"strategy":"ewmac"}"#);
+        assert_eq!(s.step_params("reports"), "{}");
+        c.params.insert("backtest".into(), serde_json::json!({}));
+        let e = Schedule::from_config(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("params.backtest") && e.contains("not a step"),
+            "{e}"
+        );
+        c.params.remove("backtest");
+        c.params.insert("reports".into(), serde_json::json!(3));
+        let e = Schedule::from_config(&c).unwrap_err().to_string();
+        assert!(e.contains("params.reports") && e.contains("table"), "{e}");
     }
 
     #[test]

@@ -106,6 +106,16 @@ impl Scheduler {
         for s in &self.schedules {
             let def = serde_json::to_string(s.config()).unwrap_or_default();
             self.store.upsert_schedule(s.name(), &def).await?;
+            // Later pipeline steps are queued by the store when the step before
+            // succeeds; it reads their parameters from here.
+            for step in s.steps() {
+                self.store
+                    .set_state(
+                        &format!("schedule:params:{}:{step}", s.name()),
+                        &s.step_params(step),
+                    )
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -165,7 +175,7 @@ impl Scheduler {
                         schedule: s.name().to_string(),
                         slot,
                         steps: s.steps().to_vec(),
-                        params: "{}".into(),
+                        params: s.step_params(s.first_job()),
                         priority: self.config.priority,
                         max_attempts: self.config.max_attempts,
                     })

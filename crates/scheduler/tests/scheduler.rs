@@ -49,6 +49,7 @@ fn window_schedule() -> ScheduleConfig {
         week_start: Some("mon 00:00".into()),
         week_end: Some("fri 22:00".into()),
         catch_up: "skip".into(),
+        params: Default::default(),
     }
 }
 
@@ -71,8 +72,13 @@ async fn six_weeks(store: &Store) {
     let end = t("2025-01-13T00:00:00Z");
     let clock = Arc::new(SimClock::new(start));
     let store = store.clone().with_clock(clock.clone());
+    // Per-step parameters: a later pipeline step gets its own table (the
+    // test registry's job types all take the noop handler's parameters).
+    let mut eod = ScheduleConfig::default_eod();
+    eod.params
+        .insert("run_systems".into(), serde_json::json!({"sleep_ms": 0}));
     let schedules = vec![
-        Schedule::from_config(&ScheduleConfig::default_eod()).unwrap(),
+        Schedule::from_config(&eod).unwrap(),
         Schedule::from_config(&window_schedule()).unwrap(),
     ];
     let tick = 15;
@@ -83,6 +89,8 @@ async fn six_weeks(store: &Store) {
         config(tick),
         "a",
     );
+    // Registering stores each step's parameters for the store to queue later steps with.
+    scheduler.register().await.unwrap();
     let worker = Worker::new(
         store.clone(),
         registry(),
@@ -107,6 +115,20 @@ async fn six_weeks(store: &Store) {
             assert!(scheduler.tick().await.unwrap().started.is_empty());
         }
         clock.set(UnixNanos(next.0 + MINUTE / 2));
+    }
+    let jobs = |ty: &str| tessera_storage::JobFilter {
+        status: None,
+        job_type: Some(ty.into()),
+        limit: 10_000,
+    };
+    let run_systems = store.list_jobs(&jobs("run_systems")).await.unwrap();
+    assert!(!run_systems.is_empty());
+    for j in &run_systems {
+        let p: serde_json::Value = serde_json::from_str(&j.params).unwrap();
+        assert_eq!(p["sleep_ms"], 0, "{j:?}");
+    }
+    for j in store.list_jobs(&jobs("order_generation")).await.unwrap() {
+        assert_eq!(j.params, "{}", "a step without params gets its defaults");
     }
     for s in &schedules {
         let want = s.runs_between(UnixNanos(start.0 + 1), UnixNanos(end.0 + 1));
@@ -258,6 +280,7 @@ async fn test_racing_schedulers_never_run_a_slot_twice() {
         week_start: None,
         week_end: None,
         catch_up: "skip".into(),
+        params: Default::default(),
     };
     let mut cfg = config(1);
     cfg.lease = Duration::ZERO;

@@ -524,9 +524,17 @@ impl Store {
                 let step = step.unwrap_or(0);
                 let next = usize::try_from(step + 1).unwrap_or(usize::MAX);
                 if status == JobStatus::Succeeded && next < steps.len() {
+                    // The step's configured parameters, registered by the scheduler
+                    // under `schedule:params:<schedule>:<step>` (validated when the config loaded), else `{}`.
+                    let params: Option<(String,)> =
+                        sqlx::query_as("SELECT value FROM live_state WHERE key = $1")
+                            .bind(format!("schedule:params:{schedule}:{}", steps[next]))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let params = params.map_or_else(|| "{}".to_string(), |(p,)| p);
                     let job = NewJob {
                         job_type: steps[next].to_string(),
-                        params: "{}".into(),
+                        params,
                         priority,
                         max_attempts: u32::try_from(max_attempts).unwrap_or(1),
                         run_after: None,

@@ -435,3 +435,46 @@ async fn sqlx_count(url: &str) -> i64 {
     pool.close().await;
     n
 }
+
+/// `[schedules.params.STEP]` tables are checked when the config loads: a
+/// valid one is accepted, a bad value or a step outside the pipeline is
+/// refused with a message naming the schedule and the table.
+#[test]
+fn test_schedule_step_params_validated_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[[schedules]]\nname = \"eod\"\npipeline = [\"run_systems\", \"order_generation\"]\ncron = \"0 18 * * *\"\n";
+    let list = |extra: &str| {
+        std::fs::write(dir.path().join("tessera.toml"), format!("{base}{extra}")).unwrap();
+        tessera(dir.path(), &[])
+            .args(["schedule", "list", "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = list("\n[schedules.params.run_systems]\nstrategy = \"ewmac\"\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (extra, needles) in [
+        (
+            "\n[schedules.params.order_generation]\nbuffer = \"-1\"\n",
+            &["eod", "schedules.params.order_generation", "buffer"][..],
+        ),
+        (
+            "\n[schedules.params.run_systems]\nno_such_key = 1\n",
+            &["schedules.params.run_systems", "no_such_key"][..],
+        ),
+        (
+            "\n[schedules.params.reports]\nx = 1\n",
+            &["params.reports", "not a step"][..],
+        ),
+    ] {
+        let out = list(extra);
+        assert!(!out.status.success(), "{extra} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for n in needles {
+            assert!(err.contains(n), "{extra}: {n} missing in {err}");
+        }
+    }
+}

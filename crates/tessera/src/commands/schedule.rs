@@ -39,13 +39,24 @@ pub(crate) fn effective(ctx: &Ctx) -> Result<Vec<Schedule>> {
         ctx.config.schedules.clone()
     };
     let mut names = std::collections::BTreeSet::new();
+    let registry = super::jobs::registry(ctx);
     configs
         .iter()
         .map(|c| {
             if !names.insert(c.name.clone()) {
                 bail!("schedule {:?} is defined twice in [[schedules]]", c.name);
             }
-            Schedule::from_config(c).context("invalid [[schedules]] entry")
+            let s = Schedule::from_config(c).context("invalid [[schedules]] entry")?;
+            // Per-step parameters are checked here, as `jobs run --param` checks them.
+            for (step, p) in &c.params {
+                registry.validate(step, p).with_context(|| {
+                    format!(
+                        "invalid [[schedules]] entry: schedule {:?}: [schedules.params.{step}]",
+                        c.name
+                    )
+                })?;
+            }
+            Ok(s)
         })
         .collect()
 }
