@@ -144,6 +144,9 @@ pub(crate) enum OrdersCommand {
         /// One pass (recovery, send, fills), then exit; prints what it did.
         #[arg(long)]
         once: bool,
+        /// Cash of the paper account, in the instruments' quote currency.
+        #[arg(long, default_value = "100000")]
+        capital: rust_decimal::Decimal,
     },
 }
 

@@ -162,6 +162,19 @@ impl OrderStackHandler {
             let e = shown.entry(o.request.instrument).or_insert(o.updated_at);
             *e = (*e).min(o.updated_at);
         }
+        // Working orders were handed to the simulator again by `PaperBroker::open`.
+        for (&id, &at) in &shown {
+            settle_fresh(
+                &self.store,
+                self.config.interval,
+                &mut stack,
+                &mut broker,
+                id,
+                at,
+                now,
+            )
+            .await?;
+        }
         Ok(Some((
             Running {
                 stack,
@@ -180,6 +193,21 @@ impl OrderStackHandler {
             .await
             .map_err(|e| e.to_string())?;
         let mut report = send_created(&mut r.stack, &mut r.broker, now, &mut r.shown).await?;
+        if report.sent > 0 {
+            let ids: Vec<InstrumentId> = r.shown.keys().copied().collect();
+            for id in ids {
+                report.fills += settle_fresh(
+                    &self.store,
+                    self.config.interval,
+                    &mut r.stack,
+                    &mut r.broker,
+                    id,
+                    now,
+                    now,
+                )
+                .await?;
+            }
+        }
         report.held = r
             .stack
             .open_orders()
@@ -236,6 +264,39 @@ impl OrderStackHandler {
             None => Ok(PassReport::default()),
         }
     }
+}
+
+/// Show the broker the close of the last bar stored at or before `at` for
+/// `id`: orders sent after it are then no longer "fresh" (decided on that bar)
+/// and match from the next bar's open, as in a backtest; without it a fresh
+/// order would wait one more bar.
+async fn settle_fresh(
+    store: &Store,
+    interval: Interval,
+    stack: &mut OrderStack,
+    broker: &mut PaperBroker,
+    id: InstrumentId,
+    at: UnixNanos,
+    now: UnixNanos,
+) -> Result<usize, String> {
+    let range = TimeRange::from_bounds(Some(UnixNanos(at.0 - 86_400_000_000_000)), Some(at))
+        .map_err(|e| e.to_string())?;
+    let bars = store
+        .bars_range(&id, interval, range)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(b) = bars.last() else {
+        return Ok(0);
+    };
+    let events = broker
+        .on_market(MarketUpdate::BarProcessed(b), at)
+        .await
+        .map_err(|e| e.to_string())?;
+    let applied = stack
+        .apply_all(&events, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(applied.iter().filter(|a| a.fill.is_some()).count())
 }
 
 /// Hand every `created` order to the broker, unless the kill switch or a halt holds it.
@@ -332,12 +393,17 @@ impl Process for OrderStackHandler {
 ///
 /// # Errors
 /// Bad `paper.*` settings, storage and broker failures.
-pub(crate) async fn run(ctx: &super::Ctx, account: &str, once: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    ctx: &super::Ctx,
+    account: &str,
+    once: bool,
+    capital: rust_decimal::Decimal,
+) -> anyhow::Result<()> {
     let store = ctx.store().await?;
-    let h = OrderStackHandler::new(
-        store.clone(),
-        OrderHandlerConfig::from_config(&ctx.config, account).map_err(anyhow::Error::msg)?,
-    );
+    let mut config =
+        OrderHandlerConfig::from_config(&ctx.config, account).map_err(anyhow::Error::msg)?;
+    config.capital = capital;
+    let h = OrderStackHandler::new(store.clone(), config);
     if once {
         let r = h.pass_once().await.map_err(anyhow::Error::msg)?;
         if ctx.global.json {

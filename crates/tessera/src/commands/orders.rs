@@ -45,8 +45,12 @@ fn order_json(s: &StoredOrder) -> Value {
 pub(crate) async fn orders(ctx: &Ctx, c: OrdersCommand) -> Result<()> {
     let status = match c {
         OrdersCommand::List { status } => status,
-        OrdersCommand::Handle { account, once } => {
-            return super::order_handler::run(ctx, &account, once).await;
+        OrdersCommand::Handle {
+            account,
+            once,
+            capital,
+        } => {
+            return super::order_handler::run(ctx, &account, once, capital).await;
         }
     };
     let status: Option<OrderStatus> = status.map(|s| s.parse()).transpose()?;
