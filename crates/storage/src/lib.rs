@@ -41,10 +41,10 @@ pub use jobs::{
     PipelineFailure,
 };
 pub use live::{AccountSnapshot, StoredFill, StoredOrder, StoredPosition};
-pub use paper::{PaperBookChange, PaperFillRow};
 pub use ml_registry::{
     ML_STAGES, MlImportance, MlModel, MlModelRecord, MlPerformance, MlPrediction,
 };
+pub use paper::{PaperBookChange, PaperFillRow};
 pub use postgres_admin::{drop_postgres_database, postgres_url_with_database};
 pub use schedules::{NewScheduleRun, ProcessRecord, ScheduleRun, ScheduleRunStart, ScheduleState};
 pub use store::{Backend, MigrationInfo, Store, redact_url};
