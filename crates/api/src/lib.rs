@@ -32,6 +32,7 @@ mod openapi;
 pub mod params;
 mod schedules;
 mod stream;
+mod systems;
 mod tokens;
 mod trading;
 mod ws;
@@ -283,6 +284,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(trading::routes())
         .merge(models::routes())
         .merge(schedules::routes())
+        .merge(systems::routes())
         .merge(stream::routes())
         .merge(ws::routes())
         .merge(openapi::routes());

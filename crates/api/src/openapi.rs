@@ -86,6 +86,8 @@ impl Modify for Security {
         crate::models::importance,
         crate::models::promote,
         crate::models::predictions,
+        crate::systems::list,
+        crate::systems::positions,
         crate::stream::stream_events,
         crate::ws::websocket,
         crate::metrics::metrics,
@@ -102,6 +104,7 @@ impl Modify for Security {
         (name = "backtests", description = "Stored backtest runs"),
         (name = "trading", description = "Positions, orders, fills, account history and the kill switch"),
         (name = "models", description = "The model registry and predictions"),
+        (name = "systems", description = "Systems (the run_systems job) and their optimal positions"),
         (name = "live", description = "Server-Sent Events and WebSocket"),
         (name = "metrics", description = "Prometheus"),
     )

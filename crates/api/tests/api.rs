@@ -1528,6 +1528,7 @@ async fn test_trading_models_schedules_and_job_starts_on_both_backends() {
         account_history(&app, store, &t).await;
         models_and_predictions(&app, store, &t).await;
         schedules_and_job_starts(&app, store, &t).await;
+        systems(&app, store, &t).await;
         // Without a desk, orders are refused with 409 (not 5xx), reads still work.
         let bare = app_for(store, ApiConfig::default());
         call(
@@ -2416,4 +2417,175 @@ async fn test_websocket_live_updates() {
         .unwrap()
         .unwrap();
     assert!(first.to_text().unwrap().contains("hello"));
+}
+
+/// Store a target exactly as the `run_systems` job handler does: its JSON
+/// record through `Store::set_state` under `systems:target:<system>:<SYMBOL.VENUE>`.
+async fn store_target(store: &Store, system: &str, instrument: &str, target: &str, at: &str) {
+    let record = json!({
+        "system": system,
+        "strategy": "sma_cross",
+        "instrument": instrument,
+        "target": target,
+        "price": "42000.5",
+        "bar_time": "2024-01-01T00:00:00Z",
+        "computed_at": at,
+    });
+    store
+        .set_state(
+            &format!("systems:target:{system}:{instrument}"),
+            &record.to_string(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn systems(app: &Router, store: &Store, t: &Tokens) {
+    // Honest empty state before any run.
+    let r = get(app, "/api/v1/systems", &t.read).await.json();
+    assert_eq!(r["systems"], json!([]), "{r}");
+    let r = get(app, "/api/v1/systems/positions", &t.read).await.json();
+    assert_eq!(r["positions"], json!([]), "{r}");
+    assert!(r["next_cursor"].is_null());
+    // Reads need a token under the default config.
+    call(app, Method::GET, "/api/v1/systems", None, None)
+        .await
+        .problem(401, None);
+    call(app, Method::GET, "/api/v1/systems/positions", None, None)
+        .await
+        .problem(401, None);
+
+    store_target(
+        store,
+        "eod_sma_cross",
+        "BTCUSDT.sim",
+        "0.12345678901234567",
+        "2024-01-02T00:00:00Z",
+    )
+    .await;
+    store_target(
+        store,
+        "eod_sma_cross",
+        "ETHUSDT.sim",
+        "-3",
+        "2024-01-02T00:00:01Z",
+    )
+    .await;
+    store_target(
+        store,
+        "manual",
+        "BTCUSDT.sim",
+        "1.5",
+        "2024-01-03T00:00:00Z",
+    )
+    .await;
+    // Something else under the prefix that is not a target record is skipped, not a 5xx.
+    store
+        .set_state("systems:target:junk:X.sim", "not json")
+        .await
+        .unwrap();
+
+    let r = get(app, "/api/v1/systems", &t.read).await.json();
+    let sys = r["systems"].as_array().unwrap();
+    assert_eq!(sys.len(), 2, "{r}");
+    assert_eq!(sys[0]["system"], "eod_sma_cross");
+    assert_eq!(sys[0]["strategy"], "sma_cross");
+    assert_eq!(sys[0]["instruments"], 2);
+    assert_eq!(sys[0]["last_run_at"], "2024-01-02T00:00:01Z");
+    assert_eq!(sys[1]["system"], "manual");
+
+    let r = get(app, "/api/v1/systems/positions", &t.read).await.json();
+    let pos = r["positions"].as_array().unwrap();
+    assert_eq!(pos.len(), 3, "{r}");
+    // Exact decimal text, never a float.
+    assert_eq!(pos[0]["target"], "0.12345678901234567");
+    assert_eq!(pos[0]["symbol"], "BTCUSDT");
+    assert_eq!(pos[0]["venue"], "sim");
+    assert_eq!(pos[0]["instrument"], "BTCUSDT.sim");
+    assert_eq!(pos[0]["current"], "0");
+    assert_eq!(pos[0]["difference"], "0.12345678901234567");
+    assert_eq!(pos[0]["computed_at"], "2024-01-02T00:00:00Z");
+    assert_eq!(pos[1]["target"], "-3");
+    // The current position is the order stack's for the system's strategy id.
+    let held = get(
+        app,
+        "/api/v1/positions?strategy=manual&symbol=BTCUSDT&include_flat=true",
+        &t.read,
+    )
+    .await
+    .json();
+    let current = held["positions"]
+        .as_array()
+        .unwrap()
+        .first()
+        .map_or("0".to_string(), |p| {
+            p["quantity"].as_str().unwrap().to_string()
+        });
+    assert_eq!(pos[2]["system"], "manual");
+    assert_eq!(pos[2]["current"], current.as_str());
+    let diff: rust_decimal::Decimal = pos[2]["difference"].as_str().unwrap().parse().unwrap();
+    let cur: rust_decimal::Decimal = current.parse().unwrap();
+    assert_eq!(diff + cur, "1.5".parse::<rust_decimal::Decimal>().unwrap());
+
+    // Filters.
+    let r = get(
+        app,
+        "/api/v1/systems/positions?system=eod_sma_cross&symbol=ethusdt",
+        &t.read,
+    )
+    .await
+    .json();
+    assert_eq!(r["positions"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["positions"][0]["symbol"], "ETHUSDT");
+    let r = get(app, "/api/v1/systems/positions?system=nobody", &t.read)
+        .await
+        .json();
+    assert_eq!(r["positions"], json!([]));
+    let r = get(app, "/api/v1/systems/positions?from=2024-01-03", &t.read)
+        .await
+        .json();
+    assert_eq!(r["positions"].as_array().unwrap().len(), 1, "{r}");
+    let r = get(app, "/api/v1/systems?to=2024-01-03", &t.read)
+        .await
+        .json();
+    assert_eq!(r["systems"].as_array().unwrap().len(), 1, "{r}");
+    // Pages: two then one, by the cursor.
+    let r = get(app, "/api/v1/systems/positions?limit=2", &t.read)
+        .await
+        .json();
+    assert_eq!(r["positions"].as_array().unwrap().len(), 2, "{r}");
+    let c = r["next_cursor"].as_str().unwrap().to_string();
+    let r = get(
+        app,
+        &format!("/api/v1/systems/positions?limit=2&cursor={c}"),
+        &t.read,
+    )
+    .await
+    .json();
+    assert_eq!(r["positions"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["positions"][0]["system"], "manual");
+    assert!(r["next_cursor"].is_null());
+    let r = get(app, "/api/v1/systems?limit=1", &t.read).await.json();
+    assert_eq!(r["systems"].as_array().unwrap().len(), 1);
+    assert!(r["next_cursor"].is_string());
+
+    // Bad parameters: 400 naming the parameter.
+    for (uri, param) in [
+        ("/api/v1/systems?limit=0", "limit"),
+        ("/api/v1/systems?cursor=nope", "cursor"),
+        ("/api/v1/systems?from=yesterday", "from"),
+        ("/api/v1/systems/positions?limit=abc", "limit"),
+        ("/api/v1/systems/positions?to=13:99", "to"),
+        ("/api/v1/systems/positions?cursor=t1.zz", "cursor"),
+        (
+            "/api/v1/systems/positions?from=2024-02-01&to=2024-01-01",
+            "from",
+        ),
+    ] {
+        get(app, uri, &t.read).await.problem(400, Some(param));
+    }
+    // In the OpenAPI document.
+    let doc = get(app, "/api/v1/openapi.json", &t.read).await.json();
+    assert!(doc["paths"]["/api/v1/systems"]["get"].is_object());
+    assert!(doc["paths"]["/api/v1/systems/positions"]["get"].is_object());
 }
