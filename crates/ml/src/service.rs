@@ -43,7 +43,11 @@ pub struct PredictionService {
     registry: Registry,
     interval: Interval,
     clock: Arc<dyn Clock>,
+    venue: String,
     live: Vec<LiveModel>,
+    /// Close time of the newest bar fed to any model: a model promoted later is warmed up to
+    /// here without storing, then scores what follows.
+    high_water: Option<UnixNanos>,
 }
 
 fn ohlcv(b: &Bar) -> Ohlcv {
@@ -70,46 +74,97 @@ impl PredictionService {
     ) -> Result<Self> {
         let iv =
             Interval::parse(interval).map_err(|e| Error::invalid("interval", e.to_string()))?;
-        let mut live = Vec::new();
-        for row in registry.store.production_ml_models().await? {
-            if row.feature_set.is_empty() || row.symbols.is_empty() || row.kind == "onnx" {
-                tracing::info!(model = %row.name, "skipped by the prediction service: not trained on bars");
-                continue;
-            }
-            let loaded = registry
-                .artefacts
-                .load_model(&row.name, row.version, Some(&row.artefact_sha256))
-                .await?;
-            let symbols: Vec<String> = row.symbols.split(',').map(str::to_owned).collect();
-            let ids = symbols
-                .iter()
-                .map(|s| {
-                    InstrumentId::parse(s, venue)
-                        .map_err(|e| Error::invalid("symbol", e.to_string()))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let features = StreamingFeatures::new(&loaded.meta.feature_set, &symbols)?;
-            live.push(LiveModel {
-                row,
-                loaded,
-                features,
-                ids,
-            });
-        }
         let mut svc = Self {
             registry,
             interval: iv,
             clock,
-            live,
+            venue: venue.to_owned(),
+            live: Vec::new(),
+            high_water: None,
         };
-        let now = svc.clock.now();
-        let span = iv
+        for row in svc.registry.store.production_ml_models().await? {
+            if let Some(lm) = svc.load_live(row).await? {
+                svc.live.push(lm);
+            }
+        }
+        let from = svc.warmup_from();
+        let all: Vec<usize> = (0..svc.live.len()).collect();
+        svc.catch_up(&all, Some(from), None, false).await?;
+        Ok(svc)
+    }
+
+    fn warmup_from(&self) -> UnixNanos {
+        let span = self
+            .interval
             .duration_nanos()
             .unwrap_or(31 * 86_400_000_000_000)
             .saturating_mul(WARMUP_BARS);
-        let from = UnixNanos(now.0.saturating_sub(span));
-        svc.catch_up(Some(from), false).await?;
-        Ok(svc)
+        UnixNanos(self.clock.now().0.saturating_sub(span))
+    }
+
+    async fn load_live(&self, row: MlModel) -> Result<Option<LiveModel>> {
+        if row.feature_set.is_empty() || row.symbols.is_empty() || row.kind == "onnx" {
+            tracing::info!(model = %row.name, "skipped by the prediction service: not trained on bars");
+            return Ok(None);
+        }
+        let loaded = self
+            .registry
+            .artefacts
+            .load_model(&row.name, row.version, Some(&row.artefact_sha256))
+            .await?;
+        let symbols: Vec<String> = row.symbols.split(',').map(str::to_owned).collect();
+        let ids = symbols
+            .iter()
+            .map(|s| {
+                InstrumentId::parse(s, &self.venue)
+                    .map_err(|e| Error::invalid("symbol", e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let features = StreamingFeatures::new(&loaded.meta.feature_set, &symbols)?;
+        Ok(Some(LiveModel {
+            row,
+            loaded,
+            features,
+            ids,
+        }))
+    }
+
+    /// Re-reads the production models: a version promoted since (or a new model) is loaded
+    /// and warmed on the bars already seen, without storing; models no longer in production
+    /// are dropped. [`PredictionService::poll`] calls it first; a live feed calling
+    /// [`PredictionService::on_bar`] calls it every so often. Returns whether anything changed.
+    ///
+    /// # Errors
+    /// Registry, artefact and database errors.
+    pub async fn refresh(&mut self) -> Result<bool> {
+        let rows = self.registry.store.production_ml_models().await?;
+        let before = self.live.len();
+        self.live
+            .retain(|m| rows.iter().any(|r| r.execution_id == m.row.execution_id));
+        let mut changed = self.live.len() != before;
+        let mut added = Vec::new();
+        for row in rows {
+            if self
+                .live
+                .iter()
+                .any(|m| m.row.execution_id == row.execution_id)
+            {
+                continue;
+            }
+            if let Some(lm) = self.load_live(row).await? {
+                tracing::info!(model = %lm.row.name, version = lm.row.version, "prediction service: now serving");
+                added.push(self.live.len());
+                self.live.push(lm);
+                changed = true;
+            }
+        }
+        if !added.is_empty() {
+            let from = self.warmup_from();
+            let until = self.high_water.unwrap_or(from);
+            self.catch_up(&added, Some(from), Some(until), false)
+                .await?;
+        }
+        Ok(changed)
     }
 
     /// `name@version` of the models being served.
@@ -127,12 +182,23 @@ impl PredictionService {
     /// # Errors
     /// Database errors.
     pub async fn poll(&mut self) -> Result<u64> {
-        self.catch_up(None, true).await
+        self.refresh().await?;
+        let all: Vec<usize> = (0..self.live.len()).collect();
+        self.catch_up(&all, None, None, true).await
     }
 
-    async fn catch_up(&mut self, from: Option<UnixNanos>, store: bool) -> Result<u64> {
-        let mut total = 0;
-        for m in 0..self.live.len() {
+    /// Feeds models `which` the stored bars after each one's last (from `from` when none),
+    /// up to close time `until`; stores the predictions of all of them in one insert when
+    /// `store`.
+    async fn catch_up(
+        &mut self,
+        which: &[usize],
+        from: Option<UnixNanos>,
+        until: Option<UnixNanos>,
+        store: bool,
+    ) -> Result<u64> {
+        let mut preds = Vec::new();
+        for &m in which {
             let mut bars: Vec<(usize, Bar)> = Vec::new();
             for (s, id) in self.live[m].ids.clone().iter().enumerate() {
                 let start = match self.live[m].features.last_timestamp(s) {
@@ -154,16 +220,28 @@ impl PredictionService {
                     .await?;
                 bars.extend(got.into_iter().map(|b| (s, b)));
             }
-            bars.sort_by_key(|(s, b)| (b.close_time(), *s));
-            let mut preds = Vec::new();
-            for (s, b) in &bars {
-                preds.extend(self.score(m, *s, b)?);
+            if let Some(u) = until {
+                bars.retain(|(_, b)| b.close_time() <= u);
             }
-            if store && !preds.is_empty() {
-                total += self.registry.store.insert_ml_predictions(&preds).await?;
+            bars.sort_by_key(|(s, b)| (b.close_time(), *s));
+            for (s, b) in &bars {
+                self.see(b.close_time());
+                let got = self.score(m, *s, b)?;
+                if store {
+                    preds.extend(got);
+                }
             }
         }
-        Ok(total)
+        if preds.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.registry.store.insert_ml_predictions(&preds).await?)
+    }
+
+    fn see(&mut self, t: UnixNanos) {
+        if self.high_water.is_none_or(|h| t > h) {
+            self.high_water = Some(t);
+        }
     }
 
     fn score(&mut self, m: usize, symbol: usize, bar: &Bar) -> Result<Vec<MlPrediction>> {
@@ -213,6 +291,7 @@ impl PredictionService {
         if bar.interval != self.interval {
             return Ok(0);
         }
+        self.see(bar.close_time());
         let mut preds = Vec::new();
         for m in 0..self.live.len() {
             if let Some(s) = self.live[m].ids.iter().position(|id| *id == bar.instrument) {
