@@ -1133,6 +1133,7 @@ async fn test_dashboard_in_headless_chromium() {
             vec![
                 "Kill switch is",
                 "No orders yet.",
+                "No optimal positions yet",
                 "1.01M",
                 "data-points=\"4\"",
                 "-0.60",
@@ -1165,7 +1166,14 @@ async fn test_dashboard_in_headless_chromium() {
         (
             "portfolio",
             "1280,900",
-            vec!["api-1", "filled", "manual", "BTCUSDT · sim"],
+            vec![
+                "api-1",
+                "filled",
+                "manual",
+                "BTCUSDT · sim",
+                "eod_demo",
+                "0.25",
+            ],
         ),
         ("portfolio", "390,844", vec!["api-1"]),
     ] {
@@ -1178,6 +1186,15 @@ async fn test_dashboard_in_headless_chromium() {
                 .await
                 .unwrap();
             assert_eq!(r.status(), 201);
+            // And a target position stored as the run_systems job stores it.
+            store_target(
+                store,
+                "eod_demo",
+                "BTCUSDT.sim",
+                "0.25",
+                "2024-01-02T00:00:00Z",
+            )
+            .await;
         }
         let url = format!("http://{addr}/#/{page}");
         let (dom, err) = run(vec![

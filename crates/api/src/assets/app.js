@@ -240,6 +240,7 @@ async function portfolio(root) {
       <div class="panel"><h2>Equity <span id="acct-name" class="muted"></span></h2><div class="chart-wrap small"><canvas id="equity"></canvas></div></div>
       <div class="panel"><h2>Drawdown</h2><div class="chart-wrap small"><canvas id="drawdown"></canvas></div></div>
       <div class="panel"><h2>Positions</h2><div id="positions"></div></div>
+      <div class="panel"><h2>Optimal positions</h2><div id="targets"></div></div>
       <div class="panel"><h2>Orders</h2><div id="orders"></div></div>
       <div class="panel"><h2>Fills</h2><div id="fills"></div></div>
     </div>
@@ -269,8 +270,18 @@ async function portfolio(root) {
       await loadTrading();
     } catch (err) { showError(err); }
   };
-  await Promise.all([loadTrading(), loadKill(), loadAccounts()]);
+  await Promise.all([loadTrading(), loadKill(), loadAccounts(), loadTargets()]);
   startWs();
+}
+
+async function loadTargets() {
+  const t = await api("/systems/positions?limit=10000");
+  $("#targets").innerHTML = table([
+    { label: "System", get: (p) => p.system }, { label: "Symbol", get: (p) => p.symbol + " · " + p.venue },
+    { label: "Target", num: true, get: (p) => p.target }, { label: "Current", num: true, get: (p) => p.current },
+    { label: "Difference", num: true, html: (p) => pnlCell(p.difference) }, { label: "Price", num: true, get: (p) => num(p.price) },
+    { label: "Computed", get: (p) => p.computed_at.slice(0, 16) },
+  ], t.positions.slice().reverse(), "No optimal positions yet: the run_systems job stores them when it runs (schedule it or start it from Operations).");
 }
 
 async function loadAccounts() {
