@@ -11,8 +11,11 @@
 //! - `cross_section`: one production model over all 100 symbols (a row completes when the last
 //!   symbol's bar of the minute arrives; that bar scores and stores 100 predictions).
 //!
-//! Each is warmed on 1,200 stored bars per symbol, then fed 200 new minutes. Prints one JSON
-//! object per layout: per-bar latency p50/p99 and the per-minute total (all 100 bars).
+//! Each is warmed on 1,200 stored bars per symbol, then fed 200 new minutes, once bar by bar
+//! through [`PredictionService::on_bar`] (one insert per bar that completes a row) and once a
+//! minute at a time through [`PredictionService::on_bars`] (the minute's predictions in one
+//! multi-row insert). Prints one JSON object per layout and feed: per-bar latency p50/p99
+//! (bar-by-bar feed only) and the per-minute total (all 100 bars).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,7 +100,7 @@ fn q(v: &mut [f64], f: f64) -> f64 {
     v[((v.len() - 1) as f64 * f) as usize]
 }
 
-async fn run(db: &TestDb, per_symbol: bool) -> serde_json::Value {
+async fn run(db: &TestDb, per_symbol: bool, batched: bool) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(db.url()).await.expect("store");
     let artefacts = ArtefactStore::open(&ArtefactConfig {
@@ -176,20 +179,26 @@ async fn run(db: &TestDb, per_symbol: bool) -> serde_json::Value {
         let bars: Vec<Bar> = (0..SYMBOLS).map(|s| walk.bar(s, i)).collect();
         clock.set(bars[0].close_time());
         let minute = Instant::now();
-        for b in &bars {
-            let t = Instant::now();
-            stored += svc.on_bar(b).await.expect("on_bar");
-            per_bar.push(t.elapsed().as_secs_f64() * 1e6);
+        if batched {
+            stored += svc.on_bars(&bars).await.expect("on_bars");
+        } else {
+            for b in &bars {
+                let t = Instant::now();
+                stored += svc.on_bar(b).await.expect("on_bar");
+                per_bar.push(t.elapsed().as_secs_f64() * 1e6);
+            }
         }
         per_minute.push(minute.elapsed().as_secs_f64() * 1e3);
     }
     assert_eq!(stored, (SYMBOLS * LIVE) as u64, "every bar scored once");
     serde_json::json!({
         "layout": if per_symbol { "per_symbol" } else { "cross_section" },
+        "feed": if batched { "on_bars (the minute's 100 bars, one insert)" } else { "on_bar (each bar, one insert)" },
         "database": format!("{:?}", db.backend()),
         "models": groups.len(), "symbols": SYMBOLS, "features": ds.features.len(), "trees": 100,
         "start_s": start_s,
-        "bar_us_p50": q(&mut per_bar, 0.5), "bar_us_p99": q(&mut per_bar, 0.99),
+        "bar_us_p50": (!batched).then(|| q(&mut per_bar, 0.5)),
+        "bar_us_p99": (!batched).then(|| q(&mut per_bar, 0.99)),
         "minute_ms_p50": q(&mut per_minute, 0.5), "minute_ms_p99": q(&mut per_minute, 0.99),
         "predictions_stored": stored,
     })
@@ -197,9 +206,9 @@ async fn run(db: &TestDb, per_symbol: bool) -> serde_json::Value {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    for per_symbol in [true, false] {
+    for (per_symbol, batched) in [(true, false), (true, true), (false, false), (false, true)] {
         for db in TestDb::all().await {
-            println!("{}", run(&db, per_symbol).await);
+            println!("{}", run(&db, per_symbol, batched).await);
         }
     }
 }

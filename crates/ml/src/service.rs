@@ -8,7 +8,8 @@
 //!
 //! - [`PredictionService::poll`]: read bars newer than the last seen from the database (what
 //!   `tessera model serve` and a scheduler job call every few seconds);
-//! - [`PredictionService::on_bar`]: push a bar from a live stream.
+//! - [`PredictionService::on_bar`] / [`PredictionService::on_bars`]: push a bar (or a
+//!   minute's bars, stored in one insert) from a live stream.
 //!
 //! Stored predictions are idempotent per (model, symbol, time), so a restart that replays
 //! bars does not duplicate rows.
@@ -235,7 +236,11 @@ impl PredictionService {
         if preds.is_empty() {
             return Ok(0);
         }
-        Ok(self.registry.store.insert_ml_predictions(&preds).await?)
+        Ok(self
+            .registry
+            .store
+            .insert_ml_predictions_bulk(&preds)
+            .await?)
     }
 
     fn see(&mut self, t: UnixNanos) {
@@ -288,19 +293,35 @@ impl PredictionService {
     /// # Errors
     /// Database and prediction errors.
     pub async fn on_bar(&mut self, bar: &Bar) -> Result<u64> {
-        if bar.interval != self.interval {
-            return Ok(0);
-        }
-        self.see(bar.close_time());
+        self.on_bars(std::slice::from_ref(bar)).await
+    }
+
+    /// Feeds closed bars from a live stream (for example every symbol's bar of one minute, in
+    /// close-time order) to every model that trades their instruments and stores all the
+    /// resulting predictions in one insert; returns how many were stored.
+    ///
+    /// # Errors
+    /// Database and prediction errors.
+    pub async fn on_bars(&mut self, bars: &[Bar]) -> Result<u64> {
         let mut preds = Vec::new();
-        for m in 0..self.live.len() {
-            if let Some(s) = self.live[m].ids.iter().position(|id| *id == bar.instrument) {
-                preds.extend(self.score(m, s, bar)?);
+        for bar in bars {
+            if bar.interval != self.interval {
+                continue;
+            }
+            self.see(bar.close_time());
+            for m in 0..self.live.len() {
+                if let Some(s) = self.live[m].ids.iter().position(|id| *id == bar.instrument) {
+                    preds.extend(self.score(m, s, bar)?);
+                }
             }
         }
         if preds.is_empty() {
             return Ok(0);
         }
-        Ok(self.registry.store.insert_ml_predictions(&preds).await?)
+        Ok(self
+            .registry
+            .store
+            .insert_ml_predictions_bulk(&preds)
+            .await?)
     }
 }

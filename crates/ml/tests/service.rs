@@ -335,6 +335,23 @@ async fn service_scores_each_closed_bar_once_like_the_batch_and_follows_promotio
             let n = svc.poll().await.expect("poll");
             assert_eq!(n as usize, chunk * (3 + 2), "{backend:?}: after promotion");
         }
+        // A live feed pushes a few minutes' bars at once (stored as the feed stores them):
+        // one insert, the same predictions, and a later poll finds nothing new.
+        let live = walk.bars(next, next + 3);
+        store_bars(&store, &live).await;
+        next += 3;
+        clock.set(close_of(next - 1));
+        assert_eq!(svc.on_bars(&live).await.expect("on_bars"), 3 * (3 + 2));
+        assert_eq!(
+            svc.on_bars(&live).await.expect("replay"),
+            0,
+            "replayed bars"
+        );
+        assert_eq!(
+            svc.poll().await.expect("poll"),
+            0,
+            "{backend:?}: pushed bars polled"
+        );
         let mut served = svc.models();
         served.sort();
         assert_eq!(served, vec!["dir@1".to_owned(), "ret@2".to_owned()]);

@@ -42,7 +42,8 @@ pub use jobs::{
 };
 pub use live::{AccountSnapshot, StoredFill, StoredOrder, StoredPosition};
 pub use ml_registry::{
-    ML_STAGES, MlImportance, MlModel, MlModelRecord, MlPerformance, MlPrediction,
+    ML_PREDICTIONS_PER_STATEMENT, ML_STAGES, MlImportance, MlModel, MlModelRecord, MlPerformance,
+    MlPrediction,
 };
 pub use paper::{PaperBookChange, PaperFillRow};
 pub use postgres_admin::{drop_postgres_database, postgres_url_with_database};

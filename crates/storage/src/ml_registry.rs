@@ -124,6 +124,10 @@ pub struct MlModelRecord {
     pub importance: Vec<MlImportance>,
 }
 
+/// Rows per statement of [`Store::insert_ml_predictions_bulk`] (7 parameters a row: within
+/// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
+pub const ML_PREDICTIONS_PER_STATEMENT: usize = 1_000;
+
 fn nan_to_null(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
@@ -557,6 +561,45 @@ impl Store {
             Ok::<_, Error>(n)
         }
         .await
+        })
+    }
+
+    /// Like [`Store::insert_ml_predictions`] (same result, same conflict rule) but as
+    /// multi-row `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING` statements of up to
+    /// [`ML_PREDICTIONS_PER_STATEMENT`] rows in one transaction: one round trip per chunk
+    /// instead of one per prediction, for a pass that scores many symbols at once.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn insert_ml_predictions_bulk(&self, preds: &[MlPrediction]) -> Result<u64> {
+        if preds.is_empty() {
+            return Ok(0);
+        }
+        let begin = self.begin_write_sql();
+        on_pool!(self, |p| {
+            async {
+                let mut tx = p.begin_with(begin).await?;
+                let mut n = 0;
+                for chunk in preds.chunks(ML_PREDICTIONS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::new(
+                        "INSERT INTO ml_predictions (execution_id, symbol, ts, horizon, value, probs, created_at) ",
+                    );
+                    qb.push_values(chunk, |mut row, x| {
+                        row.push_bind(&x.execution_id)
+                            .push_bind(&x.symbol)
+                            .push_bind(x.ts.0)
+                            .push_bind(x.horizon)
+                            .push_bind(nan_to_null(x.value))
+                            .push_bind(&x.probs)
+                            .push_bind(x.created_at.0);
+                    });
+                    qb.push(" ON CONFLICT (execution_id, symbol, ts) DO NOTHING");
+                    n += qb.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                Ok::<_, Error>(n)
+            }
+            .await
         })
     }
 

@@ -185,3 +185,49 @@ async fn test_ml_registry_story_on_both_backends() {
         story(db.store()).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ml_predictions_bulk_matches_row_by_row_on_both_backends() {
+    for db in TestDb::all().await {
+        let store = db.store();
+        store.insert_ml_model(&record("bulk", 1)).await.unwrap();
+        store.insert_ml_model(&record("rows", 1)).await.unwrap();
+        // More rows than one statement holds, a NaN value, class probabilities, a row already
+        // stored and a duplicate inside the batch.
+        let n = tessera_storage::ML_PREDICTIONS_PER_STATEMENT * 2 + 7;
+        let preds = |exec: &str| -> Vec<MlPrediction> {
+            (0..n)
+                .map(|i| MlPrediction {
+                    execution_id: exec.into(),
+                    symbol: format!("S{}", i % 3),
+                    ts: UnixNanos(1_000 + (i / 3) as i64),
+                    horizon: 1,
+                    value: if i == 5 { f64::NAN } else { i as f64 * 0.5 },
+                    probs: format!(r#"{{"0":{},"1":{}}}"#, 0.25, 0.75),
+                    created_at: UnixNanos(9),
+                })
+                .collect()
+        };
+        let (mut bulk, mut rows) = (preds("exec-bulk-1"), preds("exec-rows-1"));
+        let first_bulk = store.insert_ml_predictions_bulk(&bulk[..10]).await.unwrap();
+        let first_rows = store.insert_ml_predictions(&rows[..10]).await.unwrap();
+        assert_eq!((first_bulk, first_rows), (10, 10));
+        bulk.push(bulk[20].clone());
+        rows.push(rows[20].clone());
+        let b = store.insert_ml_predictions_bulk(&bulk).await.unwrap();
+        let r = store.insert_ml_predictions(&rows).await.unwrap();
+        assert_eq!(b, (n - 10) as u64, "{:?}", db.backend());
+        assert_eq!(b, r);
+        assert_eq!(store.insert_ml_predictions_bulk(&bulk).await.unwrap(), 0);
+        assert_eq!(store.insert_ml_predictions_bulk(&[]).await.unwrap(), 0);
+        let got_b = store.ml_predictions("exec-bulk-1", None).await.unwrap();
+        let got_r = store.ml_predictions("exec-rows-1", None).await.unwrap();
+        assert_eq!(got_b.len(), n);
+        for (x, y) in got_b.iter().zip(&got_r) {
+            assert_eq!((&x.symbol, x.ts, x.horizon), (&y.symbol, y.ts, y.horizon));
+            assert_eq!(x.value.to_bits(), y.value.to_bits());
+            assert_eq!((&x.probs, x.created_at), (&y.probs, y.created_at));
+        }
+        assert!(got_b.iter().any(|p| p.value.is_nan()), "NaN stored as NULL");
+    }
+}
