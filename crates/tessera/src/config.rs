@@ -43,6 +43,185 @@ pub(crate) struct Config {
     pub(crate) scheduler: SchedulerSettings,
     /// `[[schedules]]`: when jobs and pipelines run; empty means the default `eod` pipeline.
     pub(crate) schedules: Vec<tessera_scheduler::ScheduleConfig>,
+    /// `[predictions]`: the prediction service `tessera up` runs for production models.
+    pub(crate) predictions: PredictionsSettings,
+    /// `[[traders]]`: paper or live traders `tessera up` runs, each a supervised `tessera trade`.
+    pub(crate) traders: Vec<TraderConfig>,
+}
+
+/// `[predictions]`: the prediction service under `tessera up` (with a config
+/// file; the demo always runs its own).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PredictionsSettings {
+    /// Run the service: every production model of `venue` scores each new closed bar.
+    pub(crate) enabled: bool,
+    /// Venue whose bars are scored.
+    pub(crate) venue: String,
+    /// Bar interval scored (`1m`, `1h`, `1d`, …).
+    pub(crate) interval: String,
+    /// Milliseconds between polls of the database for new bars.
+    pub(crate) poll_ms: u64,
+}
+
+impl Default for PredictionsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            venue: "sim".into(),
+            interval: "1m".into(),
+            poll_ms: 1000,
+        }
+    }
+}
+
+/// One `[[traders]]` entry: `tessera trade --strategy STRATEGY --param K=V …
+/// --symbol S … --venue VENUE --broker BROKER --capital CAPITAL`, run by
+/// `tessera up` as the supervised process `trader:NAME`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TraderConfig {
+    /// Unique name; the process is `trader:NAME`.
+    pub(crate) name: String,
+    /// Built-in strategy (`sma_cross`, `ewmac`, …) or `model`.
+    pub(crate) strategy: String,
+    /// Strategy parameters, e.g. `{ fast = 10, slow = 30 }`.
+    #[serde(default)]
+    pub(crate) params: toml::Table,
+    /// Symbols to trade (at least one).
+    pub(crate) symbols: Vec<String>,
+    /// Market data venue: `sim`, `binance` or `binanceus`.
+    #[serde(default = "default_trader_venue")]
+    pub(crate) venue: String,
+    /// Broker: `paper` or `alpaca`.
+    #[serde(default = "default_trader_broker")]
+    pub(crate) broker: String,
+    /// Capital allocated to the strategy, in the quote currency (a number or a decimal string).
+    #[serde(default = "default_trader_capital")]
+    pub(crate) capital: toml::Value,
+}
+
+fn default_trader_venue() -> String {
+    "sim".into()
+}
+
+fn default_trader_broker() -> String {
+    "paper".into()
+}
+
+fn default_trader_capital() -> toml::Value {
+    toml::Value::String("100000".into())
+}
+
+impl TraderConfig {
+    /// The strategy parameters as `K=V` arguments of `tessera trade --param`.
+    pub(crate) fn param_args(&self) -> Vec<String> {
+        self.params
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect()
+    }
+
+    /// The capital as an exact decimal.
+    ///
+    /// # Errors
+    /// A message naming the key when it is not a positive number.
+    pub(crate) fn capital(&self, key: &str) -> Result<rust_decimal::Decimal> {
+        let text = match &self.capital {
+            toml::Value::String(s) => s.trim().to_string(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => other.to_string(),
+        };
+        match text.parse::<rust_decimal::Decimal>() {
+            Ok(d) if d > rust_decimal::Decimal::ZERO => Ok(d),
+            _ => bail!(
+                "config key `{key}.capital` = {}: expected a positive amount like 100000 or \"2500.50\"",
+                self.capital
+            ),
+        }
+    }
+
+    /// The arguments of `tessera trade` this entry stands for.
+    pub(crate) fn trade_args(&self) -> Vec<String> {
+        let mut args: Vec<String> =
+            vec!["trade".into(), "--strategy".into(), self.strategy.clone()];
+        for p in self.param_args() {
+            args.extend(["--param".to_string(), p]);
+        }
+        for s in &self.symbols {
+            args.extend(["--symbol".to_string(), s.clone()]);
+        }
+        args.extend(["--venue".to_string(), self.venue.clone()]);
+        args.extend(["--broker".to_string(), self.broker.clone()]);
+        let capital = self
+            .capital("traders")
+            .map_or_else(|_| "100000".into(), |d| d.to_string());
+        args.extend(["--capital".to_string(), capital]);
+        args
+    }
+
+    /// Check one entry; `key` is `traders[I]` (or `traders.NAME`).
+    fn validate(&self, key: &str) -> Result<()> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            bail!(
+                "config key `{key}.name` = {:?}: expected letters, digits, `_` or `-`",
+                self.name
+            );
+        }
+        let is_model = self.strategy == tessera_ml::strategy::NAME;
+        if !is_model && !tessera_strategy::BUILTIN_NAMES.contains(&self.strategy.as_str()) {
+            bail!(
+                "config key `{key}.strategy` = {:?}: expected {} or {}",
+                self.strategy,
+                tessera_strategy::BUILTIN_NAMES.join(", "),
+                tessera_ml::strategy::NAME
+            );
+        }
+        for (k, v) in &self.params {
+            if matches!(v, toml::Value::Array(_) | toml::Value::Table(_)) {
+                bail!("config key `{key}.params.{k}` = {v}: expected a number, string or boolean");
+            }
+        }
+        let params = tessera_strategy::Params::parse(self.param_args().iter().map(String::as_str))
+            .map_err(|e| anyhow!("config key `{key}.params`: {e}"))?;
+        if !is_model {
+            tessera_strategy::build(&self.strategy, &params).map_err(|e| {
+                anyhow!(
+                    "config key `{key}.params` of strategy {:?}: {e}",
+                    self.strategy
+                )
+            })?;
+        }
+        if self.symbols.is_empty() || self.symbols.iter().any(|s| s.trim().is_empty()) {
+            bail!(
+                "config key `{key}.symbols` = {:?}: expected at least one symbol, e.g. [\"BTCUSDT\"]",
+                self.symbols
+            );
+        }
+        if !matches!(self.venue.as_str(), "sim" | "binance" | "binanceus") {
+            bail!(
+                "config key `{key}.venue` = {:?}: expected sim, binance or binanceus",
+                self.venue
+            );
+        }
+        if !matches!(self.broker.as_str(), "paper" | "alpaca") {
+            bail!(
+                "config key `{key}.broker` = {:?}: expected paper or alpaca",
+                self.broker
+            );
+        }
+        self.capital(key)?;
+        Ok(())
+    }
 }
 
 /// `[scheduler]`
@@ -432,6 +611,8 @@ impl Default for Config {
             api: ApiSection::default(),
             scheduler: SchedulerSettings::default(),
             schedules: Vec::new(),
+            predictions: PredictionsSettings::default(),
+            traders: Vec::new(),
         }
     }
 }
@@ -539,6 +720,38 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| anyhow!("config key `log_level` = {:?}: expected a log filter like `info` or `tessera=debug` ({e})", self.log_level))?;
+        self.validate_up()?;
+        Ok(())
+    }
+
+    /// `[predictions]` and `[[traders]]`: what `tessera up` starts.
+    fn validate_up(&self) -> Result<()> {
+        let p = &self.predictions;
+        if p.venue.trim().is_empty() {
+            bail!("config key `predictions.venue` = \"\": expected a venue such as sim or binance");
+        }
+        if p.interval.parse::<tessera_model::Interval>().is_err() {
+            bail!(
+                "config key `predictions.interval` = {:?}: expected a bar interval such as 1m, 1h or 1d",
+                p.interval
+            );
+        }
+        if p.poll_ms == 0 {
+            bail!(
+                "config key `predictions.poll_ms` = 0: expected a positive number of milliseconds"
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, t) in self.traders.iter().enumerate() {
+            let key = format!("traders[{i}]");
+            t.validate(&key)?;
+            if !seen.insert(t.name.as_str()) {
+                bail!(
+                    "config key `{key}.name` = {:?}: expected a unique name (another trader has it)",
+                    t.name
+                );
+            }
+        }
         Ok(())
     }
 
@@ -735,6 +948,74 @@ mod tests {
                 "{want} missing from {names:?}"
             );
         }
+    }
+
+    const TRADER: &str = "[predictions]\nenabled = true\n\n[[traders]]\nname = \"btc_trend\"\nstrategy = \"sma_cross\"\nparams = { fast = 10, slow = 30 }\nsymbols = [\"BTCUSDT\"]\ncapital = 2500\n";
+
+    #[test]
+    fn test_traders_and_predictions_load_into_trade_args() {
+        let c = Config::from_parts(TRADER, None, &[]).unwrap();
+        assert!(c.predictions.enabled);
+        assert_eq!(c.traders.len(), 1);
+        assert_eq!(
+            c.traders[0].trade_args().join(" "),
+            "trade --strategy sma_cross --param fast=10 --param slow=30 --symbol BTCUSDT \
+             --venue sim --broker paper --capital 2500"
+        );
+        // Env overrides are derived as for every other key.
+        let c = Config::from_parts(
+            TRADER,
+            None,
+            &env(&[
+                ("TESSERA_PREDICTIONS_ENABLED", "false"),
+                ("TESSERA_PREDICTIONS_POLL_MS", "250"),
+                (
+                    "TESSERA_TRADERS",
+                    "[{ name = \"eth\", strategy = \"buy_hold\", symbols = [\"ETHUSDT\"] }]",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert!(!c.predictions.enabled);
+        assert_eq!(c.predictions.poll_ms, 250);
+        assert_eq!(c.traders.len(), 1);
+        assert_eq!(c.traders[0].name, "eth");
+        assert_eq!(c.traders[0].broker, "paper");
+    }
+
+    #[test]
+    fn test_bad_trader_entries_fail_at_load_naming_the_key() {
+        let bad = |from: &str, to: &str| {
+            Config::from_parts(&TRADER.replace(from, to), Some(Path::new("t.toml")), &[])
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("sma_cross", "sma_crosss");
+        assert!(
+            e.contains("traders[0].strategy") && e.contains("sma_crosss"),
+            "{e}"
+        );
+        let e = bad("[\"BTCUSDT\"]", "[]");
+        assert!(e.contains("traders[0].symbols"), "{e}");
+        let e = bad("capital = 2500", "capital = -5");
+        assert!(e.contains("traders[0].capital"), "{e}");
+        let e = bad("capital = 2500", "capital = 2500\nbrokr = \"paper\"");
+        assert!(e.contains("t.toml") && e.contains("brokr"), "{e}");
+        let e = bad("fast = 10", "fast = \"quick\"");
+        assert!(e.contains("traders[0].params"), "{e}");
+        let e = bad("name = \"btc_trend\"", "name = \"btc trend\"");
+        assert!(e.contains("traders[0].name"), "{e}");
+        let twice = format!(
+            "{TRADER}\n[[traders]]\nname = \"btc_trend\"\nstrategy = \"buy_hold\"\nsymbols = [\"X\"]\n"
+        );
+        let e = Config::from_parts(&twice, None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("traders[1].name") && e.contains("unique"), "{e}");
+        let e = Config::from_parts("[predictions]\ninterval = \"7q\"\n", None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("predictions.interval"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! live); the prediction service queues a `model_training` job (promoted on
 //! success) once the history is long enough and then stores a prediction per
 //! symbol and minute; a paper trader runs the `model` strategy on that model.
+//! With a config file `up` runs what it says: the prediction service when
+//! `[predictions] enabled = true`, and one supervised `tessera trade` child
+//! (`trader:NAME`) per `[[traders]]` entry.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -225,15 +228,7 @@ struct Predictions {
 impl Predictions {
     /// Production models of this venue, by execution id.
     async fn production(&self) -> Result<Vec<String>, String> {
-        Ok(self
-            .store
-            .production_ml_models()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .filter(|m| m.venue == self.venue && !m.feature_set.is_empty())
-            .map(|m| m.execution_id)
-            .collect())
+        production_models(&self.store, &self.venue).await
     }
 
     /// Queue the demo model's training job unless one is pending, failed
@@ -289,6 +284,61 @@ impl Predictions {
     }
 }
 
+/// Production models of `venue`, by execution id.
+async fn production_models(
+    store: &tessera_storage::Store,
+    venue: &str,
+) -> Result<Vec<String>, String> {
+    Ok(store
+        .production_ml_models()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|m| m.venue == venue && !m.feature_set.is_empty())
+        .map(|m| m.execution_id)
+        .collect())
+}
+
+/// Serve `models` until shutdown (true) or until the production models
+/// change (false: the caller starts the service again).
+async fn serve_predictions(
+    store: tessera_storage::Store,
+    artefacts: tessera_ml::artefact::ArtefactConfig,
+    venue: String,
+    interval: String,
+    poll: Duration,
+    models: Vec<String>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<bool, String> {
+    let clock: Arc<dyn tessera_core::Clock> = Arc::new(SystemClock);
+    let artefacts =
+        tessera_ml::artefact::ArtefactStore::open(&artefacts).map_err(|e| e.to_string())?;
+    let reg = tessera_ml::registry::Registry::new(store.clone(), artefacts, clock.clone());
+    let mut svc = tessera_ml::service::PredictionService::start(reg, &venue, &interval, clock)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(models = ?svc.models(), venue = %venue, "prediction service started");
+    let mut checked = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(poll) => {}
+            _ = shutdown.wait_for(|v| *v) => return Ok(true),
+        }
+        let stored = svc.poll().await.map_err(|e| e.to_string())?;
+        if stored > 0 {
+            tracing::debug!(stored, "predictions stored");
+        }
+        // A model promoted meanwhile is served from the next start of the service.
+        if checked.elapsed() > Duration::from_secs(30) {
+            checked = std::time::Instant::now();
+            if production_models(&store, &venue).await? != models {
+                tracing::info!("production models changed; reloading the prediction service");
+                return Ok(false);
+            }
+        }
+    }
+}
+
 impl Process for Predictions {
     fn name(&self) -> &str {
         "service:predictions"
@@ -298,7 +348,6 @@ impl Process for Predictions {
     }
     fn run(&self, mut shutdown: watch::Receiver<bool>) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let clock: Arc<dyn tessera_core::Clock> = Arc::new(SystemClock);
             loop {
                 let models = loop {
                     let models = self.production().await?;
@@ -313,42 +362,24 @@ impl Process for Predictions {
                         _ = shutdown.wait_for(|v| *v) => return Ok(()),
                     }
                 };
-                let artefacts = tessera_ml::artefact::ArtefactStore::open(&self.artefacts)
-                    .map_err(|e| e.to_string())?;
-                let reg = tessera_ml::registry::Registry::new(
-                    self.store.clone(),
-                    artefacts,
-                    clock.clone(),
-                );
-                let mut svc = tessera_ml::service::PredictionService::start(
-                    reg,
-                    &self.venue,
-                    &self.interval,
-                    clock.clone(),
-                )
+                // The service's futures are not `Send` (its feature state is not
+                // `Sync`), so it runs on a blocking thread of its own.
+                let store = self.store.clone();
+                let artefacts = self.artefacts.clone();
+                let venue = self.venue.clone();
+                let interval = self.interval.clone();
+                let poll = self.poll;
+                let stop = shutdown.clone();
+                let rt = tokio::runtime::Handle::current();
+                let stopped = tokio::task::spawn_blocking(move || {
+                    rt.block_on(serve_predictions(
+                        store, artefacts, venue, interval, poll, models, stop,
+                    ))
+                })
                 .await
-                .map_err(|e| e.to_string())?;
-                tracing::info!(models = ?svc.models(), venue = %self.venue, "prediction service started");
-                let mut checked = std::time::Instant::now();
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep(self.poll) => {}
-                        _ = shutdown.wait_for(|v| *v) => return Ok(()),
-                    }
-                    let stored = svc.poll().await.map_err(|e| e.to_string())?;
-                    if stored > 0 {
-                        tracing::debug!(stored, "predictions stored");
-                    }
-                    // A model promoted meanwhile is served from the next start of the service.
-                    if checked.elapsed() > Duration::from_secs(30) {
-                        checked = std::time::Instant::now();
-                        if self.production().await? != models {
-                            tracing::info!(
-                                "production models changed; reloading the prediction service"
-                            );
-                            break;
-                        }
-                    }
+                .map_err(|e| format!("prediction service: {e}"))??;
+                if stopped {
+                    return Ok(());
                 }
             }
         })
@@ -452,7 +483,31 @@ pub(crate) async fn run(ctx: &Ctx, a: UpArgs) -> Result<()> {
             needs_model: None,
         }));
     }
-    if is_demo(ctx) {
+    let demo = is_demo(ctx);
+    let p = &ctx.config.predictions;
+    if !demo && p.enabled {
+        // `[predictions]`: serve the production models; training is the user's (jobs, schedules).
+        sup.add(Arc::new(Predictions {
+            store: store.clone(),
+            registry: registry.clone(),
+            artefacts: super::handlers::artefact_config(&ctx.config),
+            venue: p.venue.clone(),
+            interval: p.interval.clone(),
+            train: None,
+            poll: Duration::from_millis(p.poll_ms.max(1)),
+        }));
+    }
+    // `[[traders]]`: each a supervised `tessera trade` child on the same config.
+    for t in &ctx.config.traders {
+        sup.add(Arc::new(ChildCommand {
+            name: format!("trader:{}", t.name),
+            kind: "trader",
+            config: ctx.global.config.clone(),
+            args: t.trade_args(),
+            needs_model: (t.strategy == tessera_ml::strategy::NAME).then(|| store.clone()),
+        }));
+    }
+    if demo {
         sup.add(Arc::new(Predictions {
             store: store.clone(),
             registry: registry.clone(),
