@@ -84,7 +84,7 @@ impl PredictionService {
             high_water: None,
         };
         for row in svc.registry.store.production_ml_models().await? {
-            if let Some(lm) = svc.load_live(row).await? {
+            if let Some(lm) = Self::load_live(&svc.registry, &svc.venue, row).await? {
                 svc.live.push(lm);
             }
         }
@@ -103,13 +103,18 @@ impl PredictionService {
         UnixNanos(self.clock.now().0.saturating_sub(span))
     }
 
-    async fn load_live(&self, row: MlModel) -> Result<Option<LiveModel>> {
+    /// A free function over the fields it needs, not `&self`: a `&Self` held across an await
+    /// would make the service's futures `!Send` (the streaming indicators are not `Sync`).
+    async fn load_live(
+        registry: &Registry,
+        venue: &str,
+        row: MlModel,
+    ) -> Result<Option<LiveModel>> {
         if row.feature_set.is_empty() || row.symbols.is_empty() || row.kind == "onnx" {
             tracing::info!(model = %row.name, "skipped by the prediction service: not trained on bars");
             return Ok(None);
         }
-        let loaded = self
-            .registry
+        let loaded = registry
             .artefacts
             .load_model(&row.name, row.version, Some(&row.artefact_sha256))
             .await?;
@@ -117,8 +122,7 @@ impl PredictionService {
         let ids = symbols
             .iter()
             .map(|s| {
-                InstrumentId::parse(s, &self.venue)
-                    .map_err(|e| Error::invalid("symbol", e.to_string()))
+                InstrumentId::parse(s, venue).map_err(|e| Error::invalid("symbol", e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
         let features = StreamingFeatures::new(&loaded.meta.feature_set, &symbols)?;
@@ -152,7 +156,7 @@ impl PredictionService {
             {
                 continue;
             }
-            if let Some(lm) = self.load_live(row).await? {
+            if let Some(lm) = Self::load_live(&self.registry, &self.venue, row).await? {
                 tracing::info!(model = %lm.row.name, version = lm.row.version, "prediction service: now serving");
                 added.push(self.live.len());
                 self.live.push(lm);

@@ -376,3 +376,14 @@ async fn service_scores_each_closed_bar_once_like_the_batch_and_follows_promotio
         );
     }
 }
+
+/// The service runs under the scheduler's process control on a multi-threaded runtime: its
+/// futures must be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(svc: &mut PredictionService, bars: &[Bar], store: &Store) {
+    fn send<T: Send>(_: &T) {}
+    send(&svc.poll());
+    send(&svc.refresh());
+    send(&svc.on_bars(bars));
+    send(&store.insert_ml_predictions_bulk(&[]));
+}
