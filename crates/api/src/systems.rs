@@ -2,9 +2,9 @@
 //!
 //! The scheduler's `run_systems` job replays a built-in strategy over the
 //! most recent stored bars and stores the position it ends with as the
-//! instrument's target, one JSON record per system and instrument, in the
-//! store's named state under `systems:target:<system>:<SYMBOL.VENUE>` (see
-//! `tessera`'s `commands/handlers.rs`). These routes read those records
+//! instrument's target, one JSON record per system and instrument
+//! (`tessera_scheduler::SystemTarget`), in the store's named state under
+//! `systems:target:<system>:<SYMBOL.VENUE>`. These routes read those records
 //! back; the order stack's current position of the same strategy id sits
 //! beside each target for comparison.
 
@@ -18,30 +18,17 @@ use serde::{Deserialize, Serialize};
 use tessera_core::UnixNanos;
 use utoipa::{IntoParams, ToSchema};
 
+use tessera_scheduler::{SystemTarget, TARGET_PREFIX};
+
 use crate::ApiState;
 use crate::auth::ReadAccess;
 use crate::error::Result;
 use crate::params::{self, Query};
 
-/// State-key prefix under which `run_systems` stores targets.
-pub(crate) const TARGET_PREFIX: &str = "systems:target:";
-
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/systems", get(list))
         .route("/systems/positions", get(positions))
-}
-
-/// The record `run_systems` stores (all text, as written).
-#[derive(Debug, Deserialize)]
-struct Record {
-    system: String,
-    strategy: String,
-    instrument: String,
-    target: String,
-    price: String,
-    bar_time: String,
-    computed_at: String,
 }
 
 /// A parsed, validated target.
@@ -66,7 +53,7 @@ async fn targets(state: &ApiState) -> Result<Vec<Target>> {
         let Some(text) = store.state(&key).await? else {
             continue;
         };
-        let parsed = serde_json::from_str::<Record>(&text)
+        let parsed = serde_json::from_str::<SystemTarget>(&text)
             .map_err(|e| e.to_string())
             .and_then(|r| {
                 let (symbol, venue) = r

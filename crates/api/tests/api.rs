@@ -2436,23 +2436,20 @@ async fn test_websocket_live_updates() {
     assert!(first.to_text().unwrap().contains("hello"));
 }
 
-/// Store a target exactly as the `run_systems` job handler does: its JSON
-/// record through `Store::set_state` under `systems:target:<system>:<SYMBOL.VENUE>`.
+/// Store a target exactly as the `run_systems` job handler does: its
+/// `SystemTarget` record through `Store::set_state` under its key.
 async fn store_target(store: &Store, system: &str, instrument: &str, target: &str, at: &str) {
-    let record = json!({
-        "system": system,
-        "strategy": "sma_cross",
-        "instrument": instrument,
-        "target": target,
-        "price": "42000.5",
-        "bar_time": "2024-01-01T00:00:00Z",
-        "computed_at": at,
-    });
+    let record = tessera_scheduler::SystemTarget {
+        system: system.into(),
+        strategy: "sma_cross".into(),
+        instrument: instrument.into(),
+        target: target.into(),
+        price: "42000.5".into(),
+        bar_time: "2024-01-01T00:00:00Z".into(),
+        computed_at: at.into(),
+    };
     store
-        .set_state(
-            &format!("systems:target:{system}:{instrument}"),
-            &record.to_string(),
-        )
+        .set_state(&record.key(), &serde_json::to_string(&record).unwrap())
         .await
         .unwrap();
 }

@@ -28,6 +28,7 @@ pub mod registry;
 pub mod schedule;
 pub mod scheduler;
 pub mod supervisor;
+pub mod systems;
 pub mod worker;
 
 pub use calendar::{Calendar, Session};
@@ -36,4 +37,5 @@ pub use registry::{JobContext, JobError, JobHandler, JobType, Registry};
 pub use schedule::{CatchUp, Plan, Schedule, ScheduleConfig, SimulatedRun, WeekWindow, simulate};
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport};
 pub use supervisor::{Process, RestartPolicy, SchedulerProcess, Supervisor, WorkerProcess};
+pub use systems::{SystemTarget, TARGET_PREFIX, target_key};
 pub use worker::{Executed, Worker, WorkerConfig};

@@ -20,7 +20,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tessera_core::{SimClock, TimeRange, UnixNanos};
 use tessera_engine::{BarSeries, Engine, SeriesSource, SimConfig, SimVenue};
@@ -37,12 +36,9 @@ use tessera_scheduler::builtin::{
     RunSystemsParams, SweepParams,
 };
 use tessera_scheduler::registry::BoxFuture;
-use tessera_scheduler::{JobContext, JobError, JobHandler};
+use tessera_scheduler::{JobContext, JobError, JobHandler, SystemTarget, TARGET_PREFIX};
 use tessera_storage::{MlPrediction, Store};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// State-key prefix of stored target positions.
-pub(crate) const TARGET_PREFIX: &str = "systems:target:";
 
 fn params<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, JobError> {
     serde_json::from_value(v.clone()).map_err(|e| JobError::permanent(format!("parameters: {e}")))
@@ -496,29 +492,6 @@ impl JobHandler for PredictionsHandler {
     }
 }
 
-/// A stored target position (what `run_systems` writes, `order_generation` reads).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct StoredTarget {
-    /// System (strategy id of its orders).
-    pub(crate) system: String,
-    /// Built-in strategy run.
-    pub(crate) strategy: String,
-    /// `SYMBOL.VENUE`.
-    pub(crate) instrument: String,
-    /// Wanted signed position, units (decimal text).
-    pub(crate) target: String,
-    /// Last close the decision saw.
-    pub(crate) price: String,
-    /// Open time of the last bar.
-    pub(crate) bar_time: String,
-    /// When computed.
-    pub(crate) computed_at: String,
-}
-
-fn target_key(system: &str, instrument: &InstrumentId) -> String {
-    format!("{TARGET_PREFIX}{system}:{instrument}")
-}
-
 /// Handler of `run_systems`.
 #[derive(Debug)]
 pub(crate) struct RunSystemsHandler;
@@ -608,7 +581,7 @@ impl RunSystemsHandler {
             .await
             .map_err(|e| JobError::retryable(format!("system task: {e}")))?
             .map_err(|e| bad(format!("{system} on {id}: {e}")))?;
-            let record = StoredTarget {
+            let record = SystemTarget {
                 system: system.clone(),
                 strategy: p.strategy.clone(),
                 instrument: id.to_string(),
@@ -618,7 +591,7 @@ impl RunSystemsHandler {
                 computed_at: ctx.now().to_rfc3339(),
             };
             let text = serde_json::to_string(&record).map_err(bad)?;
-            store.set_state(&target_key(&system, &id), &text).await?;
+            store.set_state(&record.key(), &text).await?;
             ctx.info(&format!(
                 "{system} ({} {}) on {id}: {n} {interval} bars to {}, target position {} at {}",
                 p.strategy,
@@ -686,7 +659,7 @@ impl OrderGenerationHandler {
             let Some(text) = store.state(&key).await? else {
                 continue;
             };
-            let t: StoredTarget = serde_json::from_str(&text)
+            let t: SystemTarget = serde_json::from_str(&text)
                 .map_err(|e| bad(format!("stored target {key}: {e}")))?;
             if p.systems.0.is_empty() || p.systems.0.contains(&t.system) {
                 stored.push(t);
