@@ -124,6 +124,65 @@ async fn test_up_with_a_config_runs_its_trader_and_predictions_and_stops_cleanly
         assert!(Instant::now() < deadline, "not both running: {procs:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The service serves a model promoted while it runs: train one on the
+    // streamed history through `up`'s worker, then predictions are stored.
+    let id = tessera_model::InstrumentId::parse("BTCUSDT", "sim").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while store
+        .bars_range(
+            &id,
+            tessera_model::Interval::M1,
+            tessera_core::TimeRange::ALL,
+        )
+        .await
+        .unwrap()
+        .len()
+        < 300
+    {
+        assert!(Instant::now() < deadline, "no history backfilled");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let out = tessera(dir.path())
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "jobs",
+            "run",
+            "model_training",
+        ])
+        .args([
+            "--param",
+            "name=cfg",
+            "--param",
+            "symbols=BTCUSDT",
+            "--param",
+            "venue=sim",
+        ])
+        .args([
+            "--param",
+            "interval=1m",
+            "--param",
+            "promote=true",
+            "--wait",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = store.production_ml_models().await.unwrap().pop().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while store
+        .ml_predictions(&model.execution_id, None)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "no predictions stored");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     // The demo's own trader and market are not started with a config.
     let procs = store.list_processes().await.unwrap();
     assert!(!procs.iter().any(|p| p.name == "trader:model"), "{procs:?}");
