@@ -123,6 +123,10 @@ pub(crate) struct TradeArgs {
     /// Capital allocated to the strategy, in the instruments' quote currency.
     #[arg(long, default_value = "100000")]
     pub(crate) capital: rust_decimal::Decimal,
+    /// Strategy id that owns this run's orders, fills and positions (default: the
+    /// strategy name); give each of several traders of one strategy its own.
+    #[arg(long, value_name = "ID")]
+    pub(crate) name: Option<String>,
 }
 
 /// `tessera orders …`.

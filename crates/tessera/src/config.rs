@@ -149,6 +149,7 @@ impl TraderConfig {
     pub(crate) fn trade_args(&self) -> Vec<String> {
         let mut args: Vec<String> =
             vec!["trade".into(), "--strategy".into(), self.strategy.clone()];
+        args.extend(["--name".to_string(), self.name.clone()]);
         for p in self.param_args() {
             args.extend(["--param".to_string(), p]);
         }
@@ -742,6 +743,9 @@ impl Config {
             );
         }
         let mut seen = std::collections::HashSet::new();
+        // One order stack and one broker book per broker account: two trader
+        // processes on one account would race on its order ids and fills.
+        let mut brokers = std::collections::HashSet::new();
         for (i, t) in self.traders.iter().enumerate() {
             let key = format!("traders[{i}]");
             t.validate(&key)?;
@@ -749,6 +753,13 @@ impl Config {
                 bail!(
                     "config key `{key}.name` = {:?}: expected a unique name (another trader has it)",
                     t.name
+                );
+            }
+            if !brokers.insert(t.broker.as_str()) {
+                bail!(
+                    "config key `{key}.broker` = {:?}: another trader already uses this broker \
+                     account; one trader per broker for now (give one strategy several symbols)",
+                    t.broker
                 );
             }
         }
@@ -959,7 +970,7 @@ mod tests {
         assert_eq!(c.traders.len(), 1);
         assert_eq!(
             c.traders[0].trade_args().join(" "),
-            "trade --strategy sma_cross --param fast=10 --param slow=30 --symbol BTCUSDT \
+            "trade --strategy sma_cross --name btc_trend --param fast=10 --param slow=30 --symbol BTCUSDT \
              --venue sim --broker paper --capital 2500"
         );
         // Env overrides are derived as for every other key.
@@ -1012,6 +1023,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("traders[1].name") && e.contains("unique"), "{e}");
+        let shared = format!(
+            "{TRADER}\n[[traders]]\nname = \"eth\"\nstrategy = \"buy_hold\"\nsymbols = [\"X\"]\n"
+        );
+        let e = Config::from_parts(&shared, None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("traders[1].broker"), "{e}");
         let e = Config::from_parts("[predictions]\ninterval = \"7q\"\n", None, &[])
             .unwrap_err()
             .to_string();

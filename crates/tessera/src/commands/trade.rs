@@ -146,7 +146,7 @@ async fn prepare<C: Collector>(
     };
     let setup = Setup {
         strategy,
-        strategy_name: a.strategy.clone(),
+        strategy_name: a.name.clone().unwrap_or_else(|| a.strategy.clone()),
         symbols,
         instruments,
         capital,

@@ -362,22 +362,16 @@ impl Process for Predictions {
                         _ = shutdown.wait_for(|v| *v) => return Ok(()),
                     }
                 };
-                // The service's futures are not `Send` (its feature state is not
-                // `Sync`), so it runs on a blocking thread of its own.
-                let store = self.store.clone();
-                let artefacts = self.artefacts.clone();
-                let venue = self.venue.clone();
-                let interval = self.interval.clone();
-                let poll = self.poll;
-                let stop = shutdown.clone();
-                let rt = tokio::runtime::Handle::current();
-                let stopped = tokio::task::spawn_blocking(move || {
-                    rt.block_on(serve_predictions(
-                        store, artefacts, venue, interval, poll, models, stop,
-                    ))
-                })
-                .await
-                .map_err(|e| format!("prediction service: {e}"))??;
+                let stopped = serve_predictions(
+                    self.store.clone(),
+                    self.artefacts.clone(),
+                    self.venue.clone(),
+                    self.interval.clone(),
+                    self.poll,
+                    models,
+                    shutdown.clone(),
+                )
+                .await?;
                 if stopped {
                     return Ok(());
                 }
