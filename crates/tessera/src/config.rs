@@ -399,6 +399,46 @@ pub(crate) struct PaperConfig {
     pub(crate) latency_ms: u64,
 }
 
+impl PaperConfig {
+    /// Commission rate and slippage in basis points, parsed.
+    ///
+    /// # Errors
+    /// `paper.commission_rate` or `paper.slippage_bps` not a decimal number.
+    pub(crate) fn costs(&self) -> Result<(rust_decimal::Decimal, rust_decimal::Decimal)> {
+        let rate = self.commission_rate.trim().parse().with_context(|| {
+            format!(
+                "config key `paper.commission_rate` = {:?}",
+                self.commission_rate
+            )
+        })?;
+        let bps = self.slippage_bps.trim().parse().with_context(|| {
+            format!("config key `paper.slippage_bps` = {:?}", self.slippage_bps)
+        })?;
+        Ok((rate, bps))
+    }
+
+    /// Simulator settings of a paper account starting with `capital`, so that
+    /// `trade`, the API's order desk and the order-stack handler fill alike.
+    ///
+    /// # Errors
+    /// As [`PaperConfig::costs`].
+    pub(crate) fn sim_config(
+        &self,
+        capital: tessera_model::Money,
+    ) -> Result<tessera_engine::SimConfig> {
+        use tessera_engine::{Commission, SimConfig, Slippage};
+        let (rate, bps) = self.costs()?;
+        let mut sim = SimConfig::new(capital);
+        sim.commission = Commission::rate(rate);
+        sim.slippage = if bps.is_zero() {
+            Slippage::None
+        } else {
+            Slippage::Bps(bps)
+        };
+        Ok(sim)
+    }
+}
+
 impl Default for PaperConfig {
     fn default() -> Self {
         Self {

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tessera_core::{Clock, SystemClock, TimeRange, UnixNanos};
-use tessera_engine::{Commission, SimConfig, Slippage};
 use tessera_execution::{Broker, MarketUpdate, OrderStack};
 use tessera_live::PaperBroker;
 use tessera_model::{Currency, Instrument, InstrumentId, Interval, Money, OrderStatus, StrategyId};
@@ -45,10 +44,8 @@ pub(crate) struct OrderHandlerConfig {
     pub(crate) account: String,
     /// Bar interval shown to the paper broker.
     pub(crate) interval: Interval,
-    /// Paper commission as a fraction of notional.
-    pub(crate) commission_rate: rust_decimal::Decimal,
-    /// Paper slippage in basis points.
-    pub(crate) slippage_bps: rust_decimal::Decimal,
+    /// Commission and slippage of the paper account (`[paper]`).
+    pub(crate) paper: crate::config::PaperConfig,
     /// Paper starting cash, in the instruments' quote currency.
     pub(crate) capital: rust_decimal::Decimal,
     /// Time between passes.
@@ -61,19 +58,11 @@ impl OrderHandlerConfig {
     /// # Errors
     /// Unreadable `paper.*` numbers.
     pub(crate) fn from_config(c: &crate::config::Config, account: &str) -> Result<Self, String> {
+        c.paper.costs().map_err(|e| format!("{e:#}"))?;
         Ok(Self {
             account: account.to_string(),
             interval: Interval::M1,
-            commission_rate: c
-                .paper
-                .commission_rate
-                .parse()
-                .map_err(|e| format!("paper.commission_rate: {e}"))?,
-            slippage_bps: c
-                .paper
-                .slippage_bps
-                .parse()
-                .map_err(|e| format!("paper.slippage_bps: {e}"))?,
+            paper: c.paper.clone(),
             capital: rust_decimal::Decimal::from(100_000),
             poll: Duration::from_secs(2),
         })
@@ -127,13 +116,11 @@ impl OrderStackHandler {
             return Ok(None);
         };
         let ccy: Currency = first.quote_currency;
-        let mut sim = SimConfig::new(Money::new(self.config.capital, ccy));
-        sim.commission = Commission::rate(self.config.commission_rate);
-        sim.slippage = if self.config.slippage_bps.is_zero() {
-            Slippage::None
-        } else {
-            Slippage::Bps(self.config.slippage_bps)
-        };
+        let sim = self
+            .config
+            .paper
+            .sim_config(Money::new(self.config.capital, ccy))
+            .map_err(|e| format!("{e:#}"))?;
         let mut broker = PaperBroker::open(
             self.store.clone(),
             &self.config.account,

@@ -9,7 +9,6 @@ use clap::Args;
 use rust_decimal::Decimal;
 use tessera_api::{ApiConfig, ApiState, QueueBackfill, StackDesk};
 use tessera_core::SystemClock;
-use tessera_engine::{Commission, SimConfig, Slippage};
 use tessera_execution::OrderStack;
 use tessera_live::PaperBroker;
 use tessera_model::{Currency, Money};
@@ -81,25 +80,7 @@ async fn paper_desk(ctx: &Ctx, store: &Store) -> Result<StackDesk<PaperBroker>> 
         .trim()
         .parse()
         .context("config key `api.order_desk_capital`")?;
-    let mut sim = SimConfig::new(Money::new(capital, ccy));
-    sim.commission = Commission::rate(
-        ctx.config
-            .paper
-            .commission_rate
-            .parse()
-            .context("paper.commission_rate")?,
-    );
-    let bps: Decimal = ctx
-        .config
-        .paper
-        .slippage_bps
-        .parse()
-        .context("paper.slippage_bps")?;
-    sim.slippage = if bps.is_zero() {
-        Slippage::None
-    } else {
-        Slippage::Bps(bps)
-    };
+    let sim = ctx.config.paper.sim_config(Money::new(capital, ccy))?;
     let latency = i64::try_from(ctx.config.paper.latency_ms)
         .unwrap_or(i64::MAX / 1_000_000)
         .saturating_mul(1_000_000);

@@ -20,7 +20,7 @@ use tessera_core::{Clock, SimClock, SystemClock, UnixNanos};
 use tessera_data::Collector;
 use tessera_data::sim::{SimCollector, SimSettings};
 use tessera_data::source::LiveEvent;
-use tessera_engine::{Commission, Engine, MarketEvent, SimConfig, Slippage};
+use tessera_engine::{Engine, MarketEvent};
 use tessera_execution::{Broker, OrderStack};
 use tessera_live::{LiveSource, PaperBroker, TradingVenue, VenueSettings};
 use tessera_model::StrategyId;
@@ -125,25 +125,7 @@ async fn prepare<C: Collector>(
     let ccy = instruments[0].quote_currency;
     let capital = Money::new(a.capital, ccy);
     let risk = RiskEngine::new(ctx.config.risk.limits()?)?;
-    let mut sim_cfg = SimConfig::new(capital);
-    sim_cfg.commission = Commission::rate(
-        ctx.config
-            .paper
-            .commission_rate
-            .parse()
-            .context("paper.commission_rate")?,
-    );
-    let bps: Decimal = ctx
-        .config
-        .paper
-        .slippage_bps
-        .parse()
-        .context("paper.slippage_bps")?;
-    sim_cfg.slippage = if bps.is_zero() {
-        Slippage::None
-    } else {
-        Slippage::Bps(bps)
-    };
+    let sim_cfg = ctx.config.paper.sim_config(capital)?;
     let setup = Setup {
         strategy,
         strategy_name: a.name.clone().unwrap_or_else(|| a.strategy.clone()),
