@@ -348,11 +348,24 @@ impl Process for OrderStackHandler {
             let mut running: Option<Running> = None;
             loop {
                 let now = SystemClock.now();
-                // (Re)open when an order names an instrument this stack was not opened with.
-                let known = self.instruments().await?;
-                let stale = running
-                    .as_ref()
-                    .is_none_or(|r| known.iter().any(|i| !r.instruments.contains(i)));
+                // (Re)open when an open order names an instrument this stack was not
+                // opened with: new work arrives as `created` (open) orders, so the open
+                // ones are enough, and reading them keeps each pass off the full history.
+                let stale = match running.as_ref() {
+                    None => true,
+                    Some(r) => self
+                        .store
+                        .open_orders()
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .iter()
+                        .filter(|o| o.broker == self.config.account)
+                        .any(|o| {
+                            !r.instruments
+                                .iter()
+                                .any(|i| i.id == o.order.request.instrument)
+                        }),
+                };
                 if stale {
                     running = self.start(now).await?.map(|(r, sent)| {
                         if sent.sent > 0 {
