@@ -16,8 +16,11 @@ pub struct AlpacaConfig {
     /// Trading API root (`https://paper-api.alpaca.markets` or the live one); the
     /// `trade_updates` stream is `<base_url>/stream` with `ws`/`wss`.
     pub base_url: String,
-    /// Market data API root.
+    /// Market data API root (`https://data.alpaca.markets`); its real-time
+    /// stream is derived by [`AlpacaConfig::data_stream_url`].
     pub data_url: String,
+    /// Stock data feed: `iex` (free plans) or `sip` (all US exchanges, paid).
+    pub feed: String,
     /// `APCA-API-KEY-ID`.
     pub key_id: String,
     /// `APCA-API-SECRET-KEY`.
@@ -36,6 +39,7 @@ impl Default for AlpacaConfig {
         Self {
             base_url: PAPER_URL.into(),
             data_url: DATA_URL.into(),
+            feed: "iex".into(),
             key_id: String::new(),
             secret: String::new(),
             timeout: Duration::from_secs(10),
@@ -50,6 +54,7 @@ impl fmt::Debug for AlpacaConfig {
         f.debug_struct("AlpacaConfig")
             .field("base_url", &self.base_url)
             .field("data_url", &self.data_url)
+            .field("feed", &self.feed)
             .field("key_id", &redact(&self.key_id))
             .field("secret", &redact(&self.secret))
             .field("timeout", &self.timeout)
@@ -81,6 +86,30 @@ impl AlpacaConfig {
         };
         format!("{ws}/stream")
     }
+
+    /// Root of the market data WebSocket for `path` (`/v2/iex`,
+    /// `/v1beta3/crypto/us`). Alpaca serves historical data on
+    /// `data.alpaca.markets` and the stream on `stream.data.alpaca.markets`
+    /// (likewise for the sandbox), so a `data.*.alpaca.markets` host gains the
+    /// `stream.` prefix; any other host (a local test server) keeps its own.
+    #[must_use]
+    pub fn data_stream_url(&self, path: &str) -> String {
+        let base = self.data_url.trim_end_matches('/');
+        let (scheme, rest) = if let Some(rest) = base.strip_prefix("https://") {
+            ("wss://", rest)
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            ("ws://", rest)
+        } else {
+            ("", base)
+        };
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        let prefix = if host.starts_with("data.") && host.ends_with("alpaca.markets") {
+            "stream."
+        } else {
+            ""
+        };
+        format!("{scheme}{prefix}{rest}{path}")
+    }
 }
 
 #[cfg(test)]
@@ -108,5 +137,21 @@ mod tests {
         assert_eq!(c.stream_url(), "wss://paper-api.alpaca.markets/stream");
         c.base_url = "http://127.0.0.1:9/".into();
         assert_eq!(c.stream_url(), "ws://127.0.0.1:9/stream");
+    }
+
+    #[test]
+    fn test_config_data_stream_url() {
+        let mut c = AlpacaConfig::default();
+        assert_eq!(
+            c.data_stream_url("/v2/iex"),
+            "wss://stream.data.alpaca.markets/v2/iex"
+        );
+        c.data_url = "https://data.sandbox.alpaca.markets/".into();
+        assert_eq!(
+            c.data_stream_url("/v1beta3/crypto/us"),
+            "wss://stream.data.sandbox.alpaca.markets/v1beta3/crypto/us"
+        );
+        c.data_url = "http://127.0.0.1:9".into();
+        assert_eq!(c.data_stream_url("/v2/sip"), "ws://127.0.0.1:9/v2/sip");
     }
 }

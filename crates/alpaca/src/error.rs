@@ -31,6 +31,16 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// Alpaca's market data stream answered with an `error` message.
+    #[error("alpaca market data stream {step}: error {code}: {message}")]
+    Stream {
+        /// Handshake step (`connect`, `auth`, `subscribe`) or `read`.
+        step: String,
+        /// Alpaca's code (402 auth failed, 406 connection limit exceeded, …).
+        code: u64,
+        /// Alpaca's message.
+        message: String,
+    },
     /// A value did not fit the domain model.
     #[error(transparent)]
     Model(#[from] tessera_model::Error),
@@ -51,6 +61,8 @@ impl Error {
         match self {
             Self::Transport { .. } => true,
             Self::Api { status, .. } => *status == 429 || *status >= 500,
+            // 404 auth timeout, 406 connection limit exceeded, 407 slow client, 500 internal.
+            Self::Stream { code, .. } => matches!(code, 404 | 406 | 407 | 500),
             _ => false,
         }
     }

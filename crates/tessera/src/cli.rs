@@ -114,7 +114,7 @@ pub(crate) struct TradeArgs {
     /// Symbol to trade (repeatable).
     #[arg(long = "symbol", value_name = "S", required = true)]
     pub(crate) symbols: Vec<String>,
-    /// Market data venue: `sim` (in-process), `binance` or `binanceus` (live stream, REST warm-up).
+    /// Market data venue: `sim` (in-process), `binance`, `binanceus` or `alpaca` (live stream, REST warm-up).
     #[arg(long, default_value = "sim")]
     pub(crate) venue: String,
     /// Broker: `paper` or `alpaca` (`[brokers.alpaca]` in the config).

@@ -90,7 +90,7 @@ pub(crate) struct TraderConfig {
     pub(crate) params: toml::Table,
     /// Symbols to trade (at least one).
     pub(crate) symbols: Vec<String>,
-    /// Market data venue: `sim`, `binance` or `binanceus`.
+    /// Market data venue: `sim`, `binance`, `binanceus` or `alpaca`.
     #[serde(default = "default_trader_venue")]
     pub(crate) venue: String,
     /// Broker: `paper` or `alpaca`.
@@ -208,9 +208,9 @@ impl TraderConfig {
                 self.symbols
             );
         }
-        if !matches!(self.venue.as_str(), "sim" | "binance" | "binanceus") {
+        if !matches!(self.venue.as_str(), "sim" | "binance" | "binanceus" | "alpaca") {
             bail!(
-                "config key `{key}.venue` = {:?}: expected sim, binance or binanceus",
+                "config key `{key}.venue` = {:?}: expected sim, binance, binanceus or alpaca",
                 self.venue
             );
         }
@@ -463,8 +463,10 @@ pub(crate) struct BrokersConfig {
 pub(crate) struct AlpacaSection {
     /// Trading API root: `https://paper-api.alpaca.markets` (paper) or `https://api.alpaca.markets` (live).
     pub(crate) base_url: String,
-    /// Market data API root.
+    /// Market data API root (`tessera trade --venue alpaca`).
     pub(crate) data_url: String,
+    /// Stock data feed: `iex` (free plans) or `sip` (paid).
+    pub(crate) feed: String,
     /// API key id (`APCA-API-KEY-ID`); better given as `TESSERA_BROKERS_ALPACA_KEY_ID`.
     pub(crate) key_id: String,
     /// API secret (`APCA-API-SECRET-KEY`); better given as `TESSERA_BROKERS_ALPACA_SECRET`.
@@ -481,6 +483,7 @@ impl Default for AlpacaSection {
         Self {
             base_url: d.base_url,
             data_url: d.data_url,
+            feed: d.feed,
             key_id: String::new(),
             secret: String::new(),
             timeout_ms: 10_000,
@@ -502,6 +505,7 @@ impl AlpacaSection {
         tessera_alpaca::AlpacaConfig {
             base_url: self.base_url.clone(),
             data_url: self.data_url.clone(),
+            feed: self.feed.clone(),
             key_id: self.key_id.clone(),
             secret: self.secret.clone(),
             timeout: std::time::Duration::from_millis(self.timeout_ms.max(1)),

@@ -1,8 +1,8 @@
 //! `tessera trade`: run strategies live against the paper broker or Alpaca on live market data.
 //!
 //! One command trades: it starts the market data it needs (the simulated
-//! venue in-process at its configured speed, or Binance's REST backfill and
-//! WebSocket stream through the market-data crate's collector), warms the
+//! venue in-process at its configured speed, or Binance's or Alpaca's REST
+//! backfill and WebSocket stream through a market-data collector), warms the
 //! strategy up on backfilled bars, and runs the one engine with a
 //! [`TradingVenue`] on its own thread until Ctrl-C. A [`Feed`] sits between
 //! the stream and the engine: closed bars reach the engine once each and in
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
-use tessera_alpaca::{AlpacaBroker, Failpoints};
+use tessera_alpaca::{AlpacaBroker, AlpacaCollector, Failpoints};
 use tessera_core::{Clock, SimClock, SystemClock, UnixNanos};
 use tessera_data::Collector;
 use tessera_data::sim::{SimCollector, SimSettings};
@@ -47,9 +47,9 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
     if a.broker != "paper" && a.broker != "alpaca" {
         bail!("broker {:?}: expected paper or alpaca", a.broker);
     }
-    if !matches!(a.venue.as_str(), "sim" | "binance" | "binanceus") {
+    if !matches!(a.venue.as_str(), "sim" | "binance" | "binanceus" | "alpaca") {
         bail!(
-            "venue {:?}: `trade` starts market data for `sim`, `binance` or `binanceus`",
+            "venue {:?}: `trade` starts market data for `sim`, `binance`, `binanceus` or `alpaca`",
             a.venue
         );
     }
@@ -91,6 +91,20 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         let start = sim.now();
         // The simulated market stamps its own quotes.
         return prepare(ctx, &a, store, strategy, symbols, sim, start, false).await;
+    }
+    if a.venue == "alpaca" {
+        // Alpaca's own market data ([brokers.alpaca] data_url, feed), so the
+        // strategy sees the prices Alpaca fills at.
+        let alpaca = Arc::new(AlpacaCollector::new(
+            ctx.config.brokers.alpaca.to_alpaca(),
+            Arc::new(SystemClock),
+        )?);
+        let start = alpaca
+            .venue_now(symbols[0])
+            .await
+            .context("asking alpaca for its newest bar")?;
+        // Alpaca's quotes carry their own time.
+        return prepare(ctx, &a, store, strategy, symbols, alpaca, start, false).await;
     }
     let binance = Arc::new(super::data::binance_collector(ctx, &a.venue)?);
     // The warm-up window ends at the venue's clock, so it meets the live stream.
