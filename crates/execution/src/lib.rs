@@ -7,13 +7,15 @@
 //! * [`generator`]: orders from target versus current positions, with
 //!   buffers and minimum trade sizes;
 //! * [`netting`]: strategy orders netted into instrument orders, fills
-//!   allocated back to the strategy orders;
+//!   allocated back to the strategy orders (pure); [`netted`]: the stack's
+//!   netted path (persisted before sending, recovered after a crash);
 //! * [`reconcile`]: our positions and open orders against the broker's;
 //! * [`OrderStack::housekeeping`]: end-of-day expiry of stale orders.
 
 pub mod broker;
 pub mod error;
 pub mod generator;
+pub mod netted;
 pub mod netting;
 pub mod reconcile;
 pub mod stack;
@@ -22,4 +24,5 @@ pub use broker::{Broker, BrokerEvent, BrokerOrder, MarketUpdate};
 pub use error::{Error, Result};
 pub use generator::{GeneratorConfig, Target, generate_orders};
 pub use reconcile::{Difference, ReconcileReport, reconcile};
+pub use netted::NetRequest;
 pub use stack::{OrderStack, RecoveryReport};

@@ -11,8 +11,9 @@
 //! filled, so their fills always add up to the broker's.
 //!
 //! Pure functions over market-order quantities; the venue decides when a
-//! batch of strategy orders is netted (today `TradingVenue` sends strategy
-//! orders one to one, see docs/trading.md).
+//! batch of strategy orders is netted (`TradingVenue` batches one event's
+//! market orders when several strategies share the account) and
+//! [`crate::netted`] stores and sends the result.
 
 use std::collections::BTreeMap;
 

@@ -12,8 +12,9 @@
 //! the missing ones). Brokers refuse a second order with the same client
 //! order id, so nothing is ever sent twice.
 //!
-//! Strategy orders go to the broker one to one; netting several strategies'
-//! orders into one instrument order is not done yet (see docs/trading.md).
+//! Strategy orders go to the broker one to one ([`OrderStack::send`]) or,
+//! when several strategies share the account, netted into one instrument
+//! order per instrument ([`OrderStack::net_and_send`], in [`crate::netted`]).
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ use tessera_model::{
     OrderStatus, Position, Price, Side, StrategyId,
 };
 use tessera_risk::{RiskApproved, RiskState};
-use tessera_storage::Store;
+use tessera_storage::{Store, StoredInstrumentOrder};
 
 use crate::broker::{Broker, BrokerEvent};
 use crate::error::{Error, Result};
@@ -83,16 +84,21 @@ pub struct RecoveryReport {
 /// The order stack of one broker account.
 #[derive(Debug)]
 pub struct OrderStack {
-    store: Store,
-    broker: String,
-    currency: Currency,
-    instruments: BTreeMap<InstrumentId, Instrument>,
-    open: BTreeMap<ClientOrderId, Order>,
-    positions: BTreeMap<(StrategyId, InstrumentId), Position>,
+    pub(crate) store: Store,
+    pub(crate) broker: String,
+    pub(crate) currency: Currency,
+    pub(crate) instruments: BTreeMap<InstrumentId, Instrument>,
+    /// Strategy orders not yet terminal (netted ones included).
+    pub(crate) open: BTreeMap<ClientOrderId, Order>,
+    pub(crate) positions: BTreeMap<(StrategyId, InstrumentId), Position>,
     halted: BTreeMap<InstrumentId, String>,
     kill_switch: bool,
     /// P&L at the start of the current UTC day, for the daily-loss limits.
     day: DayBaseline,
+    /// Instrument orders not yet terminal, with their allocations (see [`crate::netted`]).
+    pub(crate) instrument_open: BTreeMap<ClientOrderId, StoredInstrumentOrder>,
+    /// Open strategy order → the open instrument order that carries it.
+    pub(crate) netted: BTreeMap<ClientOrderId, ClientOrderId>,
 }
 
 impl OrderStack {
@@ -139,7 +145,23 @@ impl OrderStack {
                 day: i64::MIN,
                 entries: Vec::new(),
             });
+        let instrument_open: BTreeMap<ClientOrderId, StoredInstrumentOrder> = store
+            .instrument_orders(broker, true)
+            .await?
+            .into_iter()
+            .map(|io| (io.order.client_order_id.clone(), io))
+            .collect();
+        let netted = instrument_open
+            .values()
+            .flat_map(|io| {
+                io.allocations
+                    .iter()
+                    .map(|a| (a.strategy_order.clone(), io.order.client_order_id.clone()))
+            })
+            .collect();
         Ok(Self {
+            instrument_open,
+            netted,
             store,
             broker: broker.to_string(),
             currency,
@@ -456,6 +478,9 @@ impl OrderStack {
         id: &ClientOrderId,
         now: UnixNanos,
     ) -> Result<Vec<Applied>> {
+        if let Some(io) = self.netted.get(id).cloned() {
+            return self.cancel_instrument(broker, &io, now).await;
+        }
         let order = self
             .open
             .get(id)
@@ -492,7 +517,9 @@ impl OrderStack {
     ) -> Result<Vec<Applied>> {
         let mut out = Vec::with_capacity(events.len());
         for e in events {
-            if let Some(a) = self.apply(e, now).await? {
+            if self.instrument_open.contains_key(e.order_id()) {
+                out.extend(self.apply_instrument(e, now).await?);
+            } else if let Some(a) = self.apply(e, now).await? {
                 out.push(a);
             }
         }
@@ -501,11 +528,16 @@ impl OrderStack {
 
     /// Store a broker event. Returns `None` when it changes nothing (a
     /// repeated fill or acknowledgement, news about an order already closed).
+    /// An event about an instrument order is rolled up to its strategy
+    /// orders; the last change is returned ([`OrderStack::apply_all`] returns all).
     ///
     /// # Errors
     /// [`Error::Storage`]; [`Error::Model`] for a move the lifecycle forbids.
     pub async fn apply(&mut self, event: &BrokerEvent, now: UnixNanos) -> Result<Option<Applied>> {
         let id = event.order_id();
+        if self.instrument_open.contains_key(id) {
+            return Ok(self.apply_instrument(event, now).await?.pop());
+        }
         let Some(current) = self.open.get(id) else {
             tracing::debug!(order = %id, "broker event for an order that is not open here; ignored");
             return Ok(None);
@@ -598,17 +630,23 @@ impl OrderStack {
         now: UnixNanos,
     ) -> Result<RecoveryReport> {
         let mut report = RecoveryReport::default();
-        if self.open.is_empty() {
+        if self.open.is_empty() && self.instrument_open.is_empty() {
             return Ok(report);
         }
         let since = self
             .open
             .values()
             .map(|o| o.created_at)
+            .chain(self.instrument_open.values().map(|io| io.order.created_at))
             .min()
             .unwrap_or(now);
         for fill in broker.fills_since(since).await? {
-            if self.apply(&BrokerEvent::Fill(fill), now).await?.is_some() {
+            // A fill of an instrument order is shared out again (strategy fills re-derived).
+            if !self
+                .apply_all(&[BrokerEvent::Fill(fill)], now)
+                .await?
+                .is_empty()
+            {
                 report.fills_booked += 1;
             }
         }
@@ -618,8 +656,14 @@ impl OrderStack {
             .into_iter()
             .map(|o| (o.client_order_id.clone(), o))
             .collect();
+        self.recover_instrument_orders(broker, &at_broker, &mut report, now)
+            .await?;
         let ids: Vec<ClientOrderId> = self.open.keys().cloned().collect();
         for id in ids {
+            if self.netted.contains_key(&id) {
+                // Its fate is its instrument order's, settled above.
+                continue;
+            }
             let Some(order) = self.open.get(&id) else {
                 continue;
             };
@@ -671,13 +715,13 @@ impl OrderStack {
 
     /// Bring a `submitted` order the broker finished while we were down to
     /// its final status (its fills were booked from `fills_since` already).
-    async fn settle_finished(
+    pub(crate) async fn settle_finished(
         &mut self,
         id: &ClientOrderId,
         at_broker: &crate::broker::BrokerOrder,
         now: UnixNanos,
     ) -> Result<()> {
-        if !self.open.contains_key(id) {
+        if !self.open.contains_key(id) && !self.instrument_open.contains_key(id) {
             return Ok(());
         }
         self.apply(
@@ -758,6 +802,10 @@ impl OrderStack {
             .collect();
         let mut out = Vec::new();
         for id in ids {
+            if !self.open.contains_key(&id) {
+                // Closed meanwhile with the instrument order of another one.
+                continue;
+            }
             out.extend(self.cancel(broker, &id, now).await?);
         }
         Ok(out)

@@ -5,6 +5,15 @@
 //! before the engine and the strategy hear of it. The engine is synchronous
 //! and runs on its own thread; storage and broker calls are driven to
 //! completion on the tokio runtime through a [`Handle`].
+//!
+//! With several strategies on one account ([`TradingVenue::with_strategies`])
+//! market orders are not sent one by one: each is risk-checked and stored as
+//! `created` when the strategy asks, and the event's batch is netted when the
+//! strategies have acted (at `on_bar_processed`, or at the next market event
+//! for orders asked on a quote or a timer) by
+//! [`OrderStack::net_and_send`]: crosses are booked internally at the last
+//! price, one instrument order per instrument goes to the broker, and its
+//! fills come back to each strategy's own orders.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +22,12 @@ use tessera_core::UnixNanos;
 use tessera_engine::{Venue, VenueEvent};
 use tessera_execution::broker::OrderChange;
 use tessera_execution::stack::Applied;
-use tessera_execution::{Broker, MarketUpdate, OrderStack};
+use tessera_execution::{Broker, MarketUpdate, NetRequest, OrderStack};
 use tessera_model::{
-    Bar, ClientOrderId, Instrument, InstrumentId, Money, OrderRequest, OrderStatus, Price,
-    Quantity, Quote, RoundingMode,
+    Bar, ClientOrderId, Instrument, InstrumentId, Money, OrderRequest, OrderStatus, OrderType,
+    Price, Quantity, Quote, RoundingMode, StrategyId,
 };
-use tessera_risk::RiskEngine;
+use tessera_risk::{RiskEngine, RiskLimits};
 use tessera_storage::AccountSnapshot;
 use tessera_strategy::{OrderIntent, OrderModify, OrderQty, OrderUpdate};
 use tokio::runtime::Handle;
@@ -57,6 +66,18 @@ pub struct TradingVenue<B: Broker> {
     last_check: UnixNanos,
     /// UTC day of the last event (days since 1970), to roll the daily-loss baseline at midnight.
     last_day: i64,
+    /// Capital per strategy when several share the account (empty: `settings.capital` for all).
+    strategies: BTreeMap<StrategyId, Money>,
+    /// Net market orders of several strategies into instrument orders.
+    netting: bool,
+    /// Account-level checks of net instrument orders (the per-strategy limits left out).
+    net_risk: RiskEngine,
+    /// Stored market orders of the current event waiting to be netted, and when they were asked for.
+    pending: Vec<ClientOrderId>,
+    pending_at: UnixNanos,
+    /// Batches netted and instrument orders created in this run (for their ids).
+    batches: u64,
+    instrument_orders: u64,
 }
 
 fn err(e: impl std::fmt::Display) -> tessera_engine::Error {
@@ -88,7 +109,20 @@ impl<B: Broker> TradingVenue<B> {
             );
         }
         let fills = rt.block_on(stack.store().fills())?;
+        let net_risk = RiskEngine::new(RiskLimits {
+            max_position_per_strategy: None,
+            max_daily_loss_per_strategy: None,
+            ..risk.limits().clone()
+        })
+        .map_err(|e| tessera_engine::Error::Venue(e.to_string()))?;
         Ok(Self {
+            strategies: BTreeMap::new(),
+            netting: false,
+            net_risk,
+            pending: Vec::new(),
+            pending_at: UnixNanos(0),
+            batches: 0,
+            instrument_orders: 0,
             rt,
             broker,
             stack,
@@ -109,6 +143,75 @@ impl<B: Broker> TradingVenue<B> {
             last_check: UnixNanos(0),
             last_day: i64::MIN,
         })
+    }
+
+    /// Several strategies share this account, each with its own capital
+    /// (sizing equity-fraction orders, valuing its P&L). With two or more,
+    /// market orders asked for on one event are netted into one instrument
+    /// order per instrument (see the module docs).
+    #[must_use]
+    pub fn with_strategies(mut self, capital: BTreeMap<StrategyId, Money>) -> Self {
+        self.netting = capital.len() > 1;
+        self.strategies = capital;
+        self
+    }
+
+    /// Whether market orders are netted across strategies.
+    #[must_use]
+    pub fn netting(&self) -> bool {
+        self.netting
+    }
+
+    fn capital_of(&self, strategy: &str) -> Decimal {
+        self.strategies
+            .iter()
+            .find(|(s, _)| s.as_str() == strategy)
+            .map_or(self.settings.capital.amount, |(_, m)| m.amount)
+    }
+
+    /// Net and send the market orders stored since the last event's strategies acted.
+    fn flush(&mut self, out: &mut Vec<VenueEvent>) -> tessera_engine::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let now = self.pending_at;
+        self.batches += 1;
+        let prefix = self.settings.run_prefix.clone();
+        let cross_prefix = format!("{prefix}-b{}", self.batches);
+        let (index, last) = (&self.index, &self.last);
+        let reference = |i: &InstrumentId| index.get(i).and_then(|&k| last[k]);
+        let net_risk = &self.net_risk;
+        let check = |r: &OrderRequest, st: &tessera_risk::RiskState| {
+            net_risk
+                .check(r.clone(), st)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let counter = &mut self.instrument_orders;
+        let mut next_id = |_: &InstrumentId| {
+            *counter += 1;
+            ClientOrderId::new(&format!("{prefix}-n{counter}"))
+                .map_err(tessera_execution::Error::from)
+        };
+        let req = NetRequest {
+            instrument_order_id: &mut next_id,
+            cross_prefix,
+            reference_price: &reference,
+            check: &check,
+        };
+        let result = self
+            .rt
+            .block_on(self.stack.net_and_send(&mut self.broker, &batch, req, now));
+        match result {
+            Ok(applied) => self.emit(applied, out),
+            // Stored as submitted; the broker's stream or the next start's recovery settles it.
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, "instrument order hand-off failed; left submitted for the broker stream or recovery to settle");
+            }
+            Err(e) => return Err(err(e)),
+        }
+        Ok(())
     }
 
     /// The order stack.
@@ -178,17 +281,19 @@ impl<B: Broker> TradingVenue<B> {
     }
 
     /// Units for an order sized as a fraction of equity: capital plus P&L so far, at the last price.
-    fn units(&self, intent: &OrderIntent, i: usize) -> Option<Quantity> {
+    fn units(&self, strategy: &StrategyId, intent: &OrderIntent, i: usize) -> Option<Quantity> {
         match intent.quantity {
             OrderQty::Units(q) => Some(q),
             OrderQty::EquityFraction(f) => {
                 let px = self.last.get(i).copied().flatten()?.as_decimal();
                 let inst = &self.instruments[i];
+                let own = !self.strategies.is_empty();
                 let pnl: Decimal = self
                     .stack
                     .positions()
-                    .values()
-                    .map(|p| {
+                    .iter()
+                    .filter(|((s, _), _)| !own || s == strategy)
+                    .map(|(_, p)| {
                         let open = self
                             .index
                             .get(&p.instrument)
@@ -198,7 +303,7 @@ impl<B: Broker> TradingVenue<B> {
                         p.realized_pnl.amount - p.commissions.amount + open
                     })
                     .sum();
-                let equity = self.settings.capital.amount + pnl;
+                let equity = self.capital_of(strategy.as_str()) + pnl;
                 let raw = (equity * f / (px * inst.multiplier))
                     .max(Decimal::ZERO)
                     .round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero);
@@ -217,6 +322,8 @@ impl<B: Broker> TradingVenue<B> {
         now: UnixNanos,
         out: &mut Vec<VenueEvent>,
     ) -> tessera_engine::Result<()> {
+        // Orders asked for on the previous event (a quote, a timer) go before the market moves on.
+        self.flush(out)?;
         if !self.replay.is_empty() {
             for ev in std::mem::take(&mut self.replay) {
                 if let VenueEvent::Fill { fill, .. } = ev
@@ -335,7 +442,7 @@ impl<B: Broker> TradingVenue<B> {
             unrealized_pnl: m(u_all),
         }];
         for (s, (r, u)) in per {
-            let eq = self.settings.capital.amount + r + u;
+            let eq = self.capital_of(&s) + r + u;
             snaps.push(AccountSnapshot {
                 account: name.clone(),
                 strategy: s,
@@ -400,7 +507,7 @@ impl<B: Broker> Venue for TradingVenue<B> {
         self.to_engine.insert(stored.clone(), id.clone());
         let strategy_name = id.as_str().rsplit_once('-').map_or(id.as_str(), |(s, _)| s);
         let strategy = tessera_model::StrategyId::new(strategy_name).map_err(err)?;
-        let Some(quantity) = self.units(intent, i) else {
+        let Some(quantity) = self.units(&strategy, intent, i) else {
             let reason = "cannot size the order: no price yet or below one lot".to_string();
             self.refuse(id, intent.instrument, reason, now, out);
             return Ok(());
@@ -420,6 +527,15 @@ impl<B: Broker> Venue for TradingVenue<B> {
             .risk_state(&strategy, &intent.instrument, self.last[i], now);
         let rt = self.rt.clone();
         match self.risk.check(request.clone(), &state) {
+            Ok(approved) if self.netting && intent.order_type == OrderType::Market => {
+                // Stored now (created), netted with the other strategies' orders of this event.
+                rt.block_on(self.stack.create(stored.clone(), approved, now))
+                    .map_err(err)?;
+                if self.pending.is_empty() {
+                    self.pending_at = now;
+                }
+                self.pending.push(stored);
+            }
             Ok(approved) => {
                 match rt.block_on(
                     self.stack
@@ -457,6 +573,15 @@ impl<B: Broker> Venue for TradingVenue<B> {
             .cloned()
             .ok_or_else(|| err(format!("cancel: no order {id}")))?;
         let rt = self.rt.clone();
+        if !self
+            .stack
+            .open_orders()
+            .any(|o| o.client_order_id == stored)
+        {
+            // Closed already (filled, or crossed internally): nothing to cancel.
+            return Ok(());
+        }
+        self.pending.retain(|p| *p != stored);
         let applied = rt
             .block_on(self.stack.cancel(&mut self.broker, &stored, now))
             .map_err(err)?;
@@ -476,6 +601,11 @@ impl<B: Broker> Venue for TradingVenue<B> {
             .get(id)
             .cloned()
             .ok_or_else(|| err(format!("modify: no order {id}")))?;
+        if self.stack.instrument_order_of(&stored).is_some() || self.pending.contains(&stored) {
+            // A netted market order is part of an instrument order: nothing of its own to change.
+            tracing::warn!(order = %stored, "modify of a netted market order ignored");
+            return Ok(());
+        }
         let c = OrderChange {
             quantity: change.quantity,
             limit_price: change.limit_price,

@@ -21,6 +21,7 @@ mod instruments;
 mod jobs;
 mod live;
 mod ml_registry;
+mod netting;
 mod paper;
 mod postgres_admin;
 mod quotes;
@@ -45,6 +46,7 @@ pub use ml_registry::{
     ML_PREDICTIONS_PER_STATEMENT, ML_STAGES, MlImportance, MlModel, MlModelRecord, MlPerformance,
     MlPrediction,
 };
+pub use netting::{NETTED_STRATEGY, StackWrite, StoredAllocation, StoredInstrumentOrder};
 pub use paper::{PaperBookChange, PaperFillRow};
 pub use postgres_admin::{drop_postgres_database, postgres_url_with_database};
 pub use schedules::{NewScheduleRun, ProcessRecord, ScheduleRun, ScheduleRunStart, ScheduleState};

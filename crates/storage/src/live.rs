@@ -76,13 +76,13 @@ const ORDER_COLUMNS: &str = "client_order_id, broker, broker_order_id, strategy,
      time_in_force, quantity, limit_price, stop_price, status, filled_quantity, avg_fill_price, reject_reason, \
      trade_ids, created_at, updated_at";
 
-const UPDATE_ORDER: &str = "UPDATE live_orders SET broker_order_id = $2, status = $3, filled_quantity = $4, \
+pub(crate) const UPDATE_ORDER: &str = "UPDATE live_orders SET broker_order_id = $2, status = $3, filled_quantity = $4, \
      avg_fill_price = $5, reject_reason = $6, trade_ids = $7, updated_at = $8 WHERE client_order_id = $1";
 
-const INSERT_EVENT: &str =
+pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO live_order_events (client_order_id, status, detail, ts) VALUES ($1, $2, $3, $4)";
 
-const UPSERT_POSITION: &str = "INSERT INTO live_positions (strategy, symbol, venue, quantity, avg_price, multiplier, \
+pub(crate) const UPSERT_POSITION: &str = "INSERT INTO live_positions (strategy, symbol, venue, quantity, avg_price, multiplier, \
      realized_pnl, commissions, currency, last_price, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
      ON CONFLICT (strategy, symbol, venue) DO UPDATE SET quantity = excluded.quantity, avg_price = excluded.avg_price, \
      multiplier = excluded.multiplier, realized_pnl = excluded.realized_pnl, commissions = excluded.commissions, \
@@ -90,14 +90,14 @@ const UPSERT_POSITION: &str = "INSERT INTO live_positions (strategy, symbol, ven
      updated_at = excluded.updated_at";
 
 /// A string id from stored text; a refused value is [`Error::Corrupt`].
-fn id<T>(place: &str, text: &str, new: fn(&str) -> tessera_model::Result<T>) -> Result<T> {
+pub(crate) fn id<T>(place: &str, text: &str, new: fn(&str) -> tessera_model::Result<T>) -> Result<T> {
     new(text).map_err(|e| Error::Corrupt {
         place: place.to_string(),
         reason: format!("{text:?}: {e}"),
     })
 }
 
-fn join_trade_ids(order: &Order) -> String {
+pub(crate) fn join_trade_ids(order: &Order) -> String {
     // Trade ids never contain whitespace (checked by `TradeId::new`), so a space separates them.
     order
         .trade_ids
@@ -145,7 +145,7 @@ macro_rules! upsert_position_row {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderRow {
+pub(crate) struct OrderRow {
     client_order_id: String,
     broker: String,
     broker_order_id: Option<String>,
@@ -168,7 +168,7 @@ struct OrderRow {
 }
 
 impl OrderRow {
-    fn into_domain(self) -> Result<StoredOrder> {
+    pub(crate) fn into_domain(self) -> Result<StoredOrder> {
         let t = "live_orders";
         let request = OrderRequest {
             strategy: id(&format!("{t}.strategy"), &self.strategy, StrategyId::new)?,
@@ -223,7 +223,7 @@ impl OrderRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct FillRow {
+pub(crate) struct FillRow {
     broker: String,
     trade_id: String,
     client_order_id: String,
@@ -239,7 +239,7 @@ struct FillRow {
 }
 
 impl FillRow {
-    fn into_domain(self) -> Result<StoredFill> {
+    pub(crate) fn into_domain(self) -> Result<StoredFill> {
         let t = "live_fills";
         let currency = parse::<Currency>(&format!("{t}.currency"), &self.currency)?;
         Ok(StoredFill {
