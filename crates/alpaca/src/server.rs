@@ -12,6 +12,13 @@
 //! than the client's timeout, dropped stream connections, and a mode that
 //! accepts duplicate client order ids (real Alpaca refuses them) so a test
 //! can see a double send. `GET /_test/state` returns the whole state.
+//!
+//! With [`ServerSettings::market`] it also serves Alpaca's market data
+//! (historical and latest bars, latest quotes, assets, the real-time stream;
+//! see [`market`]), and market orders then fill at the symbol's newest bar
+//! close instead of the fixed [`ServerSettings::price`].
+
+mod market;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +39,7 @@ use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
 use crate::wire::{self, Account, ErrorBody, FillActivity, NewOrder, Position, ReplaceOrder};
+pub use market::{MarketSettings, ServerBar};
 
 /// Faults to inject.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +64,12 @@ pub struct Faults {
     /// Accept a second order with a client order id already taken (real
     /// Alpaca refuses it); lets a test detect a double send.
     pub allow_duplicate_client_ids: bool,
+    /// Close each market data stream connection after it has sent this many
+    /// bars and quotes (0: never); what it would have sent next is lost to it.
+    pub drop_data_stream_after: u32,
+    /// Refuse the next this many market data stream connections with
+    /// `{"T":"error","code":406,"msg":"connection limit exceeded"}`.
+    pub refuse_data_streams: u32,
 }
 
 /// Settings of a [`TestServer`].
@@ -73,6 +87,8 @@ pub struct ServerSettings {
     pub state_file: Option<PathBuf>,
     /// Faults at start (a stored state's faults win).
     pub faults: Faults,
+    /// Market data served (none by default).
+    pub market: MarketSettings,
 }
 
 impl Default for ServerSettings {
@@ -84,6 +100,7 @@ impl Default for ServerSettings {
             cash: Decimal::from(1_000_000),
             state_file: None,
             faults: Faults::default(),
+            market: MarketSettings::default(),
         }
     }
 }
@@ -135,7 +152,10 @@ impl ServerState {
 #[derive(Clone, Debug)]
 enum Outgoing {
     Update(String),
+    /// Drop every stream connection (trade updates and market data).
     Drop,
+    /// Drop the market data stream connections only.
+    DropData,
 }
 
 #[derive(Debug)]
@@ -144,6 +164,7 @@ struct Inner {
     state: Mutex<ServerState>,
     tx: broadcast::Sender<Outgoing>,
     clock: SystemClock,
+    market: market::Market,
 }
 
 /// A running test server.
@@ -312,7 +333,13 @@ fn schedule_fills(inner: Shared, id: String) {
             if qty <= Decimal::ZERO {
                 return;
             }
-            let price = o.limit_price.unwrap_or(inner.settings.price);
+            let now = inner.market.now_at(inner.clock.now());
+            let price = o.limit_price.unwrap_or_else(|| {
+                inner
+                    .market
+                    .price(&o.symbol, now)
+                    .unwrap_or(inner.settings.price)
+            });
             inner.fill(&mut st, k, qty, price);
             inner.save(&st);
             if st.orders[k].status == "filled" {
@@ -741,6 +768,7 @@ async fn serve_stream(inner: Shared, mut socket: WebSocket) {
                     if socket.send(Message::Binary(text.into_bytes().into())).await.is_err() { return; }
                 }
                 Ok(Outgoing::Drop) | Err(_) => return,
+                Ok(Outgoing::DropData) => {}
             },
             m = socket.recv() => match m {
                 Some(Ok(_)) => {}
@@ -786,11 +814,13 @@ impl TestServer {
             },
         };
         let (tx, _) = broadcast::channel(4096);
+        let market = market::Market::new(settings.market.clone(), SystemClock.now());
         let inner = Arc::new(Inner {
             settings,
             state: Mutex::new(state),
             tx,
             clock: SystemClock,
+            market,
         });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -813,6 +843,18 @@ impl TestServer {
             .route("/v2/account", get(account))
             .route("/v2/account/activities/FILL", get(activities))
             .route("/stream", get(stream))
+            .route("/v2/assets/{symbol}", get(market::asset))
+            .route("/v2/stocks/{symbol}/bars", get(market::stock_bars))
+            .route("/v2/stocks/bars/latest", get(market::latest_bars))
+            .route("/v2/stocks/quotes/latest", get(market::latest_quotes))
+            .route("/v1beta3/crypto/us/bars", get(market::crypto_bars))
+            .route("/v1beta3/crypto/us/latest/bars", get(market::latest_bars))
+            .route(
+                "/v1beta3/crypto/us/latest/quotes",
+                get(market::latest_quotes),
+            )
+            .route("/v2/{feed}", get(market::stock_stream))
+            .route("/v1beta3/crypto/us", get(market::crypto_stream))
             .route("/_test/faults", post(set_faults))
             .route("/_test/state", get(get_state))
             .with_state(inner.clone());
@@ -863,5 +905,23 @@ impl TestServer {
     pub fn drop_streams(&self) {
         // No receiver is fine: nobody is connected.
         let _ = self.inner.tx.send(Outgoing::Drop);
+    }
+
+    /// Drop every market data stream connection now (trade updates stay).
+    pub fn drop_data_streams(&self) {
+        // No receiver is fine: nobody is connected.
+        let _ = self.inner.tx.send(Outgoing::DropData);
+    }
+
+    /// The market clock now (runs [`MarketSettings::speed`] times real time).
+    #[must_use]
+    pub fn market_now(&self) -> UnixNanos {
+        self.inner.market.now_at(self.inner.clock.now())
+    }
+
+    /// The price a market order in `symbol` would fill at now, when the server has its market data.
+    #[must_use]
+    pub fn market_price(&self, symbol: &str) -> Option<Decimal> {
+        self.inner.market.price(symbol, self.market_now())
     }
 }
