@@ -127,6 +127,14 @@ pub(crate) struct TradeArgs {
     /// strategy name); give each of several traders of one strategy its own.
     #[arg(long, value_name = "ID")]
     pub(crate) name: Option<String>,
+    /// Another strategy trading on the same account in this process
+    /// (repeatable): `ID=STRATEGY[,K=V…][@CAPITAL]`, e.g.
+    /// `meanrev=rsi_reversion,period=14@50000` (capital defaults to
+    /// --capital). The strategies' market orders of one event are netted
+    /// into one broker order per instrument; each keeps its own capital,
+    /// orders, fills, positions and P&L.
+    #[arg(long = "also", value_name = "ID=STRATEGY[,K=V…][@CAPITAL]")]
+    pub(crate) also: Vec<String>,
 }
 
 /// `tessera orders …`.

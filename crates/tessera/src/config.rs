@@ -99,6 +99,87 @@ pub(crate) struct TraderConfig {
     /// Capital allocated to the strategy, in the quote currency (a number or a decimal string).
     #[serde(default = "default_trader_capital")]
     pub(crate) capital: toml::Value,
+    /// More strategies trading on this trader's broker account in the same
+    /// process (`[[traders.strategies]]`), each with its own capital and P&L;
+    /// their market orders of one event are netted (`tessera trade --also`).
+    #[serde(default)]
+    pub(crate) strategies: Vec<TraderStrategy>,
+}
+
+/// One `[[traders.strategies]]` entry: `tessera trade --also NAME=STRATEGY,K=V…@CAPITAL`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TraderStrategy {
+    /// Strategy id owning its orders, fills and positions; unique within the config's traders.
+    pub(crate) name: String,
+    /// Built-in strategy or `model`.
+    pub(crate) strategy: String,
+    /// Strategy parameters.
+    #[serde(default)]
+    pub(crate) params: toml::Table,
+    /// Its capital (default: the trader's).
+    #[serde(default)]
+    pub(crate) capital: Option<toml::Value>,
+}
+
+/// `K=V` arguments from a parameter table.
+fn param_args_of(params: &toml::Table) -> Vec<String> {
+    params
+        .iter()
+        .map(|(k, v)| match v {
+            toml::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect()
+}
+
+/// A positive decimal from a TOML number or string, or a message naming `key`.
+fn positive_amount(key: &str, v: &toml::Value) -> Result<rust_decimal::Decimal> {
+    let text = match v {
+        toml::Value::String(s) => s.trim().to_string(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        other => other.to_string(),
+    };
+    match text.parse::<rust_decimal::Decimal>() {
+        Ok(d) if d > rust_decimal::Decimal::ZERO => Ok(d),
+        _ => {
+            bail!("config key `{key}` = {v}: expected a positive amount like 100000 or \"2500.50\"")
+        }
+    }
+}
+
+/// A name usable as a strategy id and process name.
+fn name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Check a strategy name and its parameters; `key` names the entry.
+fn validate_strategy(key: &str, strategy: &str, params: &toml::Table) -> Result<()> {
+    let is_model = strategy == tessera_ml::strategy::NAME;
+    if !is_model && !tessera_strategy::BUILTIN_NAMES.contains(&strategy) {
+        bail!(
+            "config key `{key}.strategy` = {strategy:?}: expected {} or {}",
+            tessera_strategy::BUILTIN_NAMES.join(", "),
+            tessera_ml::strategy::NAME
+        );
+    }
+    for (k, v) in params {
+        if matches!(v, toml::Value::Array(_) | toml::Value::Table(_)) {
+            bail!("config key `{key}.params.{k}` = {v}: expected a number, string or boolean");
+        }
+    }
+    let args = param_args_of(params);
+    let parsed = tessera_strategy::Params::parse(args.iter().map(String::as_str))
+        .map_err(|e| anyhow!("config key `{key}.params`: {e}"))?;
+    if !is_model {
+        tessera_strategy::build(strategy, &parsed)
+            .map_err(|e| anyhow!("config key `{key}.params` of strategy {strategy:?}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn default_trader_venue() -> String {
@@ -116,13 +197,7 @@ fn default_trader_capital() -> toml::Value {
 impl TraderConfig {
     /// The strategy parameters as `K=V` arguments of `tessera trade --param`.
     pub(crate) fn param_args(&self) -> Vec<String> {
-        self.params
-            .iter()
-            .map(|(k, v)| match v {
-                toml::Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
-            .collect()
+        param_args_of(&self.params)
     }
 
     /// The capital as an exact decimal.
@@ -130,19 +205,7 @@ impl TraderConfig {
     /// # Errors
     /// A message naming the key when it is not a positive number.
     pub(crate) fn capital(&self, key: &str) -> Result<rust_decimal::Decimal> {
-        let text = match &self.capital {
-            toml::Value::String(s) => s.trim().to_string(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            other => other.to_string(),
-        };
-        match text.parse::<rust_decimal::Decimal>() {
-            Ok(d) if d > rust_decimal::Decimal::ZERO => Ok(d),
-            _ => bail!(
-                "config key `{key}.capital` = {}: expected a positive amount like 100000 or \"2500.50\"",
-                self.capital
-            ),
-        }
+        positive_amount(&format!("{key}.capital"), &self.capital)
     }
 
     /// The arguments of `tessera trade` this entry stands for.
@@ -161,46 +224,54 @@ impl TraderConfig {
         let capital = self
             .capital("traders")
             .map_or_else(|_| "100000".into(), |d| d.to_string());
-        args.extend(["--capital".to_string(), capital]);
+        args.extend(["--capital".to_string(), capital.clone()]);
+        for s in &self.strategies {
+            let mut spec = format!("{}={}", s.name, s.strategy);
+            for p in param_args_of(&s.params) {
+                spec.push(',');
+                spec.push_str(&p);
+            }
+            let cap = s
+                .capital
+                .as_ref()
+                .and_then(|c| positive_amount("capital", c).ok())
+                .map_or_else(|| capital.clone(), |d| d.to_string());
+            spec.push('@');
+            spec.push_str(&cap);
+            args.extend(["--also".to_string(), spec]);
+        }
         args
     }
 
     /// Check one entry; `key` is `traders[I]` (or `traders.NAME`).
     fn validate(&self, key: &str) -> Result<()> {
-        let name_ok = !self.name.is_empty()
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !name_ok {
+        if !name_ok(&self.name) {
             bail!(
                 "config key `{key}.name` = {:?}: expected letters, digits, `_` or `-`",
                 self.name
             );
         }
-        let is_model = self.strategy == tessera_ml::strategy::NAME;
-        if !is_model && !tessera_strategy::BUILTIN_NAMES.contains(&self.strategy.as_str()) {
-            bail!(
-                "config key `{key}.strategy` = {:?}: expected {} or {}",
-                self.strategy,
-                tessera_strategy::BUILTIN_NAMES.join(", "),
-                tessera_ml::strategy::NAME
-            );
-        }
-        for (k, v) in &self.params {
-            if matches!(v, toml::Value::Array(_) | toml::Value::Table(_)) {
-                bail!("config key `{key}.params.{k}` = {v}: expected a number, string or boolean");
+        validate_strategy(key, &self.strategy, &self.params)?;
+        let mut names = vec![self.name.as_str()];
+        for (j, s) in self.strategies.iter().enumerate() {
+            let k = format!("{key}.strategies[{j}]");
+            if !name_ok(&s.name) || names.contains(&s.name.as_str()) {
+                bail!(
+                    "config key `{k}.name` = {:?}: expected a unique name of letters, digits, `_` or `-`",
+                    s.name
+                );
             }
-        }
-        let params = tessera_strategy::Params::parse(self.param_args().iter().map(String::as_str))
-            .map_err(|e| anyhow!("config key `{key}.params`: {e}"))?;
-        if !is_model {
-            tessera_strategy::build(&self.strategy, &params).map_err(|e| {
-                anyhow!(
-                    "config key `{key}.params` of strategy {:?}: {e}",
-                    self.strategy
-                )
-            })?;
+            names.push(&s.name);
+            validate_strategy(&k, &s.strategy, &s.params)?;
+            // The spec `NAME=STRATEGY,K=V…@CAPITAL` cannot carry these in a value.
+            for (pk, v) in &s.params {
+                if v.to_string().contains([',', '@']) {
+                    bail!("config key `{k}.params.{pk}` = {v}: `,` and `@` are not allowed here");
+                }
+            }
+            if let Some(c) = &s.capital {
+                positive_amount(&format!("{k}.capital"), c)?;
+            }
         }
         if self.symbols.is_empty() || self.symbols.iter().any(|s| s.trim().is_empty()) {
             bail!(
@@ -208,7 +279,10 @@ impl TraderConfig {
                 self.symbols
             );
         }
-        if !matches!(self.venue.as_str(), "sim" | "binance" | "binanceus" | "alpaca") {
+        if !matches!(
+            self.venue.as_str(),
+            "sim" | "binance" | "binanceus" | "alpaca"
+        ) {
             bail!(
                 "config key `{key}.venue` = {:?}: expected sim, binance, binanceus or alpaca",
                 self.venue
@@ -799,10 +873,19 @@ impl Config {
                     t.name
                 );
             }
+            for (j, s) in t.strategies.iter().enumerate() {
+                if !seen.insert(s.name.as_str()) {
+                    bail!(
+                        "config key `{key}.strategies[{j}].name` = {:?}: expected a unique name (another trader or strategy has it)",
+                        s.name
+                    );
+                }
+            }
             if !brokers.insert(t.broker.as_str()) {
                 bail!(
                     "config key `{key}.broker` = {:?}: another trader already uses this broker \
-                     account; one trader per broker for now (give one strategy several symbols)",
+                     account; one trader per broker (run several strategies on it with \
+                     [[traders.strategies]])",
                     t.broker
                 );
             }
@@ -1036,6 +1119,32 @@ mod tests {
         assert_eq!(c.traders.len(), 1);
         assert_eq!(c.traders[0].name, "eth");
         assert_eq!(c.traders[0].broker, "paper");
+    }
+
+    #[test]
+    fn test_trader_strategies_become_also_arguments() {
+        let text = format!(
+            "{TRADER}\n[[traders.strategies]]\nname = \"meanrev\"\nstrategy = \"rsi_reversion\"\nparams = {{ period = 14 }}\ncapital = 500\n\n[[traders.strategies]]\nname = \"hold\"\nstrategy = \"buy_hold\"\n"
+        );
+        let c = Config::from_parts(&text, None, &[]).unwrap();
+        let args = c.traders[0].trade_args().join(" ");
+        assert!(
+            args.ends_with(
+                "--capital 2500 --also meanrev=rsi_reversion,period=14@500 --also hold=buy_hold@2500"
+            ),
+            "{args}"
+        );
+        let bad = |extra: &str| {
+            Config::from_parts(&format!("{TRADER}\n{extra}"), None, &[])
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("[[traders.strategies]]\nname = \"btc_trend\"\nstrategy = \"buy_hold\"\n");
+        assert!(e.contains("traders[0].strategies[0].name"), "{e}");
+        let e = bad("[[traders.strategies]]\nname = \"x\"\nstrategy = \"nope\"\n");
+        assert!(e.contains("traders[0].strategies[0].strategy"), "{e}");
+        let e = bad("[[traders.strategies]]\nname = \"x\"\nstrategy = \"buy_hold\"\ncapital = 0\n");
+        assert!(e.contains("traders[0].strategies[0].capital"), "{e}");
     }
 
     #[test]

@@ -57,12 +57,22 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         bail!("give at least one --symbol");
     }
     let params = Params::parse(a.params.iter().map(String::as_str))?;
-    // The `model` strategy needs the ML registry, so the binary builds it (tessera-ml).
-    let strategy = if a.strategy == tessera_ml::strategy::NAME {
-        super::model::live_strategy(ctx, &params).await?
-    } else {
-        tessera_strategy::build(&a.strategy, &params)?
-    };
+    let mut strategies = vec![Slot {
+        id: a.name.clone().unwrap_or_else(|| a.strategy.clone()),
+        strategy: build_strategy(ctx, &a.strategy, &params).await?,
+        capital: a.capital,
+    }];
+    for spec in &a.also {
+        let (id, kind, params, capital) = parse_also(spec, a.capital)?;
+        if strategies.iter().any(|s| s.id == id) {
+            bail!("--also {spec:?}: strategy id {id:?} is taken; give each strategy its own");
+        }
+        strategies.push(Slot {
+            id,
+            strategy: build_strategy(ctx, &kind, &params).await?,
+            capital,
+        });
+    }
     let store = ctx.store().await?;
     let symbols: Vec<Symbol> = a
         .symbols
@@ -90,7 +100,7 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         )?);
         let start = sim.now();
         // The simulated market stamps its own quotes.
-        return prepare(ctx, &a, store, strategy, symbols, sim, start, false).await;
+        return prepare(ctx, &a, store, strategies, symbols, sim, start, false).await;
     }
     if a.venue == "alpaca" {
         // Alpaca's own market data ([brokers.alpaca] data_url, feed), so the
@@ -104,7 +114,7 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
             .await
             .context("asking alpaca for its newest bar")?;
         // Alpaca's quotes carry their own time.
-        return prepare(ctx, &a, store, strategy, symbols, alpaca, start, false).await;
+        return prepare(ctx, &a, store, strategies, symbols, alpaca, start, false).await;
     }
     let binance = Arc::new(super::data::binance_collector(ctx, &a.venue)?);
     // The warm-up window ends at the venue's clock, so it meets the live stream.
@@ -113,7 +123,63 @@ pub(crate) async fn run(ctx: &Ctx, a: TradeArgs) -> Result<()> {
         .await
         .with_context(|| format!("asking {} for its time", a.venue))?;
     // Spot bookTicker carries no event time: quotes are stamped on the venue's time line.
-    prepare(ctx, &a, store, strategy, symbols, binance, start, true).await
+    prepare(ctx, &a, store, strategies, symbols, binance, start, true).await
+}
+
+/// One strategy of the run: its id (owner of its orders, fills and
+/// positions), the strategy, and the capital allocated to it.
+struct Slot {
+    id: String,
+    strategy: Box<dyn tessera_strategy::Strategy>,
+    capital: Decimal,
+}
+
+/// A built-in strategy, or `model` (which needs the ML registry, so the binary builds it).
+async fn build_strategy(
+    ctx: &Ctx,
+    name: &str,
+    params: &Params,
+) -> Result<Box<dyn tessera_strategy::Strategy>> {
+    Ok(if name == tessera_ml::strategy::NAME {
+        super::model::live_strategy(ctx, params).await?
+    } else {
+        tessera_strategy::build(name, params)?
+    })
+}
+
+/// `--also ID=STRATEGY[,K=V…][@CAPITAL]` → (id, strategy, params, capital).
+fn parse_also(spec: &str, default_capital: Decimal) -> Result<(String, String, Params, Decimal)> {
+    let usage = "expected ID=STRATEGY[,K=V…][@CAPITAL], e.g. meanrev=rsi_reversion,period=14@50000";
+    let (body, capital) = match spec.rsplit_once('@') {
+        Some((b, c)) => {
+            let c: Decimal = c
+                .trim()
+                .parse()
+                .with_context(|| format!("--also {spec:?}: capital {c:?}: {usage}"))?;
+            if c <= Decimal::ZERO {
+                bail!("--also {spec:?}: capital must be positive");
+            }
+            (b, c)
+        }
+        None => (spec, default_capital),
+    };
+    let mut parts = body.split(',');
+    let head = parts.next().unwrap_or_default();
+    let Some((id, kind)) = head.split_once('=') else {
+        bail!("--also {spec:?}: {usage}");
+    };
+    let (id, kind) = (id.trim(), kind.trim());
+    if id.is_empty()
+        || kind.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        bail!("--also {spec:?}: {usage} (ID: letters, digits, `_` or `-`)");
+    }
+    let params = Params::parse(parts.filter(|p| !p.trim().is_empty()))
+        .with_context(|| format!("--also {spec:?}"))?;
+    Ok((id.to_string(), kind.to_string(), params, capital))
 }
 
 /// Instruments, risk, paper settings and the broker, for market data `md`.
@@ -122,7 +188,7 @@ async fn prepare<C: Collector>(
     ctx: &Ctx,
     a: &TradeArgs,
     store: tessera_storage::Store,
-    strategy: Box<dyn tessera_strategy::Strategy>,
+    strategies: Vec<Slot>,
     symbols: Vec<Symbol>,
     md: Arc<C>,
     start: UnixNanos,
@@ -139,10 +205,11 @@ async fn prepare<C: Collector>(
     let ccy = instruments[0].quote_currency;
     let capital = Money::new(a.capital, ccy);
     let risk = RiskEngine::new(ctx.config.risk.limits()?)?;
-    let sim_cfg = ctx.config.paper.sim_config(capital)?;
+    // The paper account holds every strategy's capital.
+    let total: Decimal = strategies.iter().map(|s| s.capital).sum();
+    let sim_cfg = ctx.config.paper.sim_config(Money::new(total, ccy))?;
     let setup = Setup {
-        strategy,
-        strategy_name: a.name.clone().unwrap_or_else(|| a.strategy.clone()),
+        strategies,
         symbols,
         instruments,
         capital,
@@ -178,8 +245,8 @@ async fn prepare<C: Collector>(
 
 /// What `run` prepared for the engine, whatever the broker.
 struct Setup<C> {
-    strategy: Box<dyn tessera_strategy::Strategy>,
-    strategy_name: String,
+    /// The first is `--strategy`; the others `--also`.
+    strategies: Vec<Slot>,
     symbols: Vec<Symbol>,
     instruments: Vec<tessera_model::Instrument>,
     capital: Money,
@@ -199,8 +266,7 @@ async fn drive<B: Broker + 'static, C: Collector>(
     broker: B,
 ) -> Result<()> {
     let Setup {
-        strategy,
-        strategy_name,
+        strategies,
         symbols,
         instruments,
         capital,
@@ -227,7 +293,12 @@ async fn drive<B: Broker + 'static, C: Collector>(
         reconcile_every: (ctx.config.risk.reconcile_seconds as i64) * 1_000_000_000,
     };
     let handle = tokio::runtime::Handle::current();
-    let warmup = strategy.warmup_bars().max(1);
+    let warmup = strategies
+        .iter()
+        .map(|s| s.strategy.warmup_bars())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     // Warm-up bars first (strategies build state, nothing is sent), then the live stream.
     let (tx, rx) = std::sync::mpsc::sync_channel::<MarketEvent>(4096);
     let interval = Interval::M1;
@@ -254,15 +325,32 @@ async fn drive<B: Broker + 'static, C: Collector>(
         tokio::spawn(async move { md.stream(symbols, interval, ltx, stop_rx).await })
     };
     let forwarder = tokio::spawn(feed.run(lrx));
-    let strategy_id = StrategyId::new(&strategy_name)?;
-    let name = strategy_name;
+    let mut slots = Vec::new();
+    let mut caps = std::collections::BTreeMap::new();
+    for s in strategies {
+        let id = StrategyId::new(&s.id)?;
+        caps.insert(id.clone(), Money::new(s.capital, ccy));
+        slots.push((id, s.strategy));
+    }
+    // The engine's own book holds every strategy of the account.
+    let total = Money::new(caps.values().map(|m| m.amount).sum(), ccy);
+    let name = slots
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(" + ");
     let symbol_list: Vec<String> = symbols.iter().map(ToString::to_string).collect();
     let insts = instruments.clone();
     let engine_thread = std::thread::spawn(move || -> Result<tessera_engine::EngineReport> {
-        let venue = TradingVenue::new(handle, broker, stack, risk, settings, start)?;
+        let mut venue = TradingVenue::new(handle, broker, stack, risk, settings, start)?;
+        if caps.len() > 1 {
+            venue = venue.with_strategies(caps);
+        }
         let clock = SimClock::new(start);
-        let mut engine = Engine::new(clock, venue, insts.clone(), capital, Decimal::ONE)?;
-        engine.add_strategy(strategy_id, strategy);
+        let mut engine = Engine::new(clock, venue, insts.clone(), total, Decimal::ONE)?;
+        for (id, strategy) in slots {
+            engine.add_strategy(id, strategy);
+        }
         let mut source = LiveSource::new(insts, rx, warmup + 10);
         Ok(engine.run(&mut source)?)
     });
@@ -518,6 +606,34 @@ mod tests {
 
     fn t(s: &str) -> UnixNanos {
         UnixNanos::parse(s).unwrap()
+    }
+
+    #[test]
+    fn test_parse_also_reads_id_strategy_params_and_capital() {
+        let d = |n: i64| Decimal::from(n);
+        let (id, kind, params, cap) =
+            parse_also("meanrev=rsi_reversion,period=14,size=2@50000", d(100)).unwrap();
+        assert_eq!(
+            (id.as_str(), kind.as_str(), cap),
+            ("meanrev", "rsi_reversion", d(50_000))
+        );
+        assert!(tessera_strategy::build(&kind, &params).is_ok());
+        let (_, kind, _, cap) = parse_also("hold=buy_hold", d(100)).unwrap();
+        assert_eq!(
+            (kind.as_str(), cap),
+            ("buy_hold", d(100)),
+            "capital defaults to --capital"
+        );
+        for bad in [
+            "buy_hold",
+            "=buy_hold",
+            "a b=buy_hold",
+            "x=buy_hold@-5",
+            "x=buy_hold@lots",
+            "x=sma_cross,fast",
+        ] {
+            assert!(parse_also(bad, d(1)).is_err(), "{bad}");
+        }
     }
 
     /// Replays, a candle that skips ahead and a reconnect reach the engine as
