@@ -1,0 +1,216 @@
+//! `tessera trade --venue alpaca --broker alpaca` against the local
+//! Alpaca-protocol server (in this test process; generated AAPL minute bars
+//! on a market clock running 300× real time; market data stream connections
+//! dropped every 12 messages): trade takes its market data from Alpaca's
+//! Market Data API (REST warm-up, then the stream, with REST catch-up after
+//! each reconnect), every bar reaches the strategy once and in order, and
+//! its orders go to the same server and fill at the prices of the bars it
+//! served. On SQLite and PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera_alpaca::server::{Faults, MarketSettings, ServerSettings, TestServer};
+use tessera_alpaca::{AlpacaCollector, AlpacaConfig};
+use tessera_core::{SystemClock, UnixNanos};
+use tessera_data::Collector;
+use tessera_model::{Interval, Symbol};
+use tessera_storage::testing::TestDb;
+
+fn tessera(dir: &Path, db_url: &str, server: &TestServer) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    c.current_dir(dir)
+        .env("TESSERA_DATA_DIR", dir)
+        .env("TESSERA_DATABASE_URL", db_url)
+        .env("TESSERA_BROKERS_ALPACA_BASE_URL", server.base_url())
+        .env("TESSERA_BROKERS_ALPACA_DATA_URL", server.base_url())
+        .env("TESSERA_BROKERS_ALPACA_FEED", "sip")
+        .env("TESSERA_BROKERS_ALPACA_KEY_ID", "test-key")
+        .env("TESSERA_BROKERS_ALPACA_SECRET", "test-secret")
+        .env("TESSERA_BROKERS_ALPACA_TIMEOUT_MS", "3000")
+        .env("TESSERA_RISK_RECONCILE_SECONDS", "0")
+        .env("TESSERA_RISK_HALT_ON_DIFFERENCE", "false")
+        .env("TESSERA_LOG_LEVEL", "warn")
+        .env_remove("TESSERA_FAILPOINT")
+        .env_remove("RUST_LOG");
+    c
+}
+
+fn list(dir: &Path, db_url: &str, server: &TestServer, args: &[&str]) -> Vec<Value> {
+    let out = tessera(dir, db_url, server).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+/// The numbers of trade's closing `market data:` line.
+fn market_line(log: &str) -> (Vec<u64>, UnixNanos, UnixNanos) {
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("market data:"))
+        .unwrap_or_else(|| panic!("no market data line in:\n{log}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .take(6)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let to = UnixNanos::parse(words[words.len() - 1]).unwrap();
+    let from = UnixNanos::parse(words[words.len() - 3]).unwrap();
+    (nums, from, to)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_trade_on_alpaca_market_data_warms_up_streams_and_fills_at_alpaca() {
+    for db in TestDb::all().await {
+        let server = TestServer::start(
+            ServerSettings {
+                market: MarketSettings {
+                    synthetic: true,
+                    start: Some(UnixNanos::parse("2024-05-01T14:00:20Z").unwrap()),
+                    // Five market minutes a second.
+                    speed: 300,
+                    ..MarketSettings::default()
+                },
+                faults: Faults {
+                    drop_data_stream_after: 12,
+                    ..Faults::default()
+                },
+                ..ServerSettings::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let url = db.url().to_string();
+        let mut child = tessera(d, &url, &server)
+            .args([
+                "trade",
+                "--strategy",
+                "sma_cross",
+                "--param",
+                "fast=2",
+                "--param",
+                "slow=3",
+                "--symbol",
+                "AAPL",
+                "--venue",
+                "alpaca",
+                "--broker",
+                "alpaca",
+                "--capital",
+                "100000",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let status = Command::new("kill")
+            .arg("-INT")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        let log = reader.join().unwrap();
+        assert!(exit.success(), "trade failed:\n{log}");
+        for l in log
+            .lines()
+            .filter(|l| l.starts_with("market data:") || l.starts_with("stopped:"))
+        {
+            eprintln!("{}: {l}", db.url().split(':').next().unwrap_or_default());
+        }
+        let (n, from, to) = market_line(&log);
+        let (warmup, live, filled, holes, quotes) = (n[0], n[1], n[2], n[4], n[5]);
+        assert!(warmup >= 3, "{log}");
+        assert!(live >= 20, "{log}");
+        // The dropped connections left bars out; REST brought them.
+        assert!(filled > 0, "{log}");
+        assert_eq!(holes, 0, "{log}");
+        assert!(quotes > 0, "{log}");
+        // Every bar once and in order.
+        let minutes = (to.0 - from.0) / 60_000_000_000 + 1;
+        assert_eq!(warmup + live, minutes as u64, "{log}");
+
+        // Orders went to Alpaca (the same server) under our client order ids.
+        let orders = list(d, &url, &server, &["orders", "list", "--json"]);
+        assert!(!orders.is_empty(), "no orders:\n{log}");
+        assert!(orders.iter().all(|o| o["symbol"] == "AAPL"), "{orders:?}");
+        let st = server.state();
+        assert!(st.duplicate_client_ids().is_empty());
+        let at_server: BTreeSet<&str> = st
+            .orders
+            .iter()
+            .map(|o| o.client_order_id.as_str())
+            .collect();
+        let sent: Vec<&Value> = orders
+            .iter()
+            .filter(|o| o["broker_order_id"].is_string())
+            .collect();
+        assert!(!sent.is_empty(), "{orders:?}");
+        for o in &sent {
+            assert!(
+                at_server.contains(o["client_order_id"].as_str().unwrap()),
+                "{o}"
+            );
+        }
+        // They filled at the prices of the bars the strategy traded on.
+        let fills = list(d, &url, &server, &["fills", "list", "--json"]);
+        assert!(!fills.is_empty(), "no fills: {orders:?}\n{log}");
+        let md = AlpacaCollector::new(
+            AlpacaConfig {
+                base_url: server.base_url(),
+                data_url: server.base_url(),
+                key_id: "test-key".into(),
+                secret: "test-secret".into(),
+                ..AlpacaConfig::default()
+            },
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let bars = md
+            .closed_bars(
+                Symbol::new("AAPL").unwrap(),
+                Interval::M1,
+                from,
+                UnixNanos::MAX,
+                10_000,
+            )
+            .await
+            .unwrap();
+        let closes: BTreeSet<String> = bars.iter().map(|b| b.close.to_string()).collect();
+        assert!(!st.activities.is_empty());
+        for a in &st.activities {
+            assert!(
+                closes.contains(&a.price.normalize().to_string()),
+                "fill at {} is no bar close",
+                a.price
+            );
+        }
+    }
+}
