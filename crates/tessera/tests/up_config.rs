@@ -37,7 +37,8 @@ fn config(dir: &Path, trader: &str) -> std::path::PathBuf {
 
 const TRADER: &str = "[[traders]]\nname = \"btc_trend\"\nstrategy = \"sma_cross\"\n\
     params = { fast = 5, slow = 20 }\nsymbols = [\"BTCUSDT\"]\nvenue = \"sim\"\n\
-    broker = \"paper\"\ncapital = 100000\n";
+    broker = \"paper\"\ncapital = 100000\n\n[[traders.strategies]]\nname = \"btc_hold\"\n\
+    strategy = \"buy_hold\"\ncapital = 5000\n";
 
 fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
@@ -181,6 +182,23 @@ async fn test_up_with_a_config_runs_its_trader_and_predictions_and_stops_cleanly
         .is_empty()
     {
         assert!(Instant::now() < deadline, "no predictions stored");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The trader's second strategy ([[traders.strategies]] → `trade --also`)
+    // trades on the same account in the same process, under its own name.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let orders = store.orders(None).await.unwrap();
+        if orders
+            .iter()
+            .any(|o| o.order.request.strategy.as_str() == "btc_hold")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no order of btc_hold: {orders:?}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     // The demo's own trader and market are not started with a config.
