@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use tessera_analysis::{Annualisation, StatsInput, compute_stats, drawdown_curve};
 use tessera_core::{SimClock, UnixNanos};
-use tessera_engine::{BarSeries, Engine, EngineReport, SeriesSource, SimConfig, SimVenue};
+use tessera_engine::{
+    BarSeries, DataSource, Engine, EngineReport, SeriesSource, SimConfig, SimVenue,
+};
 use tessera_model::StrategyId;
 use tessera_strategy::{Params, Strategy, build};
 
@@ -53,15 +55,11 @@ pub fn run_backtest(series: &BarSeries, config: &BacktestConfig) -> Result<Backt
     run_strategy(series, strategy, config)
 }
 
-/// Replay `series` through the engine and the simulated venue: the event loop alone, no statistics.
-///
-/// # Errors
-/// Engine errors, empty data.
-pub fn run_engine(
+fn engine(
     series: &BarSeries,
     strategy: Box<dyn Strategy>,
     config: &BacktestConfig,
-) -> Result<EngineReport> {
+) -> Result<Engine<SimClock, SimVenue>> {
     if series.is_empty() {
         return Err(Error::Config("no bars to replay".into()));
     }
@@ -76,8 +74,84 @@ pub fn run_engine(
     )?;
     engine.set_equity_before_strategies(config.equity_before_strategies);
     engine.add_strategy(StrategyId::new(strategy.name())?, strategy);
+    Ok(engine)
+}
+
+/// Replay `series` through the engine and the simulated venue: the event loop alone, no statistics.
+///
+/// # Errors
+/// Engine errors, empty data.
+pub fn run_engine(
+    series: &BarSeries,
+    strategy: Box<dyn Strategy>,
+    config: &BacktestConfig,
+) -> Result<EngineReport> {
+    let engine = engine(series, strategy, config)?;
     let mut source = SeriesSource::new(std::slice::from_ref(series))?;
     Ok(engine.run(&mut source)?)
+}
+
+/// Replay `series` once for a batch of strategies, each on its own engine, venue and book:
+/// every bar is decoded once and handed to each engine in turn, so a sweep pays for reading
+/// the data once per batch instead of once per run. Each report equals what
+/// [`run_engine`] gives for that strategy, except that `timestamps` is left empty
+/// (they are `series.open_time`, one equity point per bar).
+///
+/// # Errors
+/// The first engine error of any run.
+pub fn run_engines(
+    series: &BarSeries,
+    strategies: Vec<Box<dyn Strategy>>,
+    config: &BacktestConfig,
+) -> Result<Vec<EngineReport>> {
+    let mut engines = strategies
+        .into_iter()
+        .map(|s| {
+            let mut e = engine(series, s, config)?;
+            e.set_record_labels(false);
+            Ok(e)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut source = SeriesSource::new(std::slice::from_ref(series))?;
+    for e in &mut engines {
+        e.begin(&source)?;
+    }
+    while let Some(kind) = source.advance() {
+        for e in &mut engines {
+            e.step(&source, kind)?;
+        }
+    }
+    engines.into_iter().map(|e| Ok(e.finish()?)).collect()
+}
+
+/// Statistics of one replay of `series` (labels and closes passed in, so sweeps share them).
+///
+/// # Errors
+/// Statistics errors (e.g. mismatched lengths).
+pub(crate) fn stats_of(
+    report: &mut EngineReport,
+    labels: &[UnixNanos],
+    closes: &[f64],
+    warmup: usize,
+    config: &BacktestConfig,
+) -> Result<tessera_analysis::Stats> {
+    if let Some(last) = report.equity.last_mut() {
+        // The exact final equity, so the last point carries no f64 accumulation.
+        *last = report
+            .final_equity
+            .amount
+            .to_string()
+            .parse()
+            .unwrap_or(*last);
+    }
+    Ok(compute_stats(&StatsInput {
+        timestamps: labels,
+        equity: &report.equity,
+        closes,
+        trades: &report.trades,
+        first_trading_bar: warmup,
+        annualisation: config.annualisation,
+    })?)
 }
 
 /// Run an already built strategy (sweeps pass ones sharing precomputed indicators).
@@ -90,30 +164,17 @@ pub fn run_strategy(
     config: &BacktestConfig,
 ) -> Result<BacktestResult> {
     let warmup = strategy.warmup_bars();
-    let report = run_engine(series, strategy, config)?;
-    let mut equity = report.equity;
-    if let Some(last) = equity.last_mut() {
-        // The exact final equity, so the last point carries no f64 accumulation.
-        *last = report
-            .final_equity
-            .amount
-            .to_string()
-            .parse()
-            .unwrap_or(*last);
-    }
+    let mut report = run_engine(series, strategy, config)?;
     // The closes live only while statistics are computed, so they and the drawdown curve
     // (built below) are never held at once: 8 bytes a bar less at the peak.
     let stats = {
         let closes = series.closes_f64();
-        compute_stats(&StatsInput {
-            timestamps: &report.timestamps,
-            equity: &equity,
-            closes: &closes,
-            trades: &report.trades,
-            first_trading_bar: warmup,
-            annualisation: config.annualisation,
-        })?
+        let timestamps = std::mem::take(&mut report.timestamps);
+        let stats = stats_of(&mut report, &timestamps, &closes, warmup, config)?;
+        report.timestamps = timestamps;
+        stats
     };
+    let equity = report.equity;
     Ok(BacktestResult {
         metadata: RunMetadata {
             strategy: config.strategy.clone(),

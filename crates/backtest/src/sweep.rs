@@ -18,7 +18,7 @@ use tessera_strategy::indicators::sma_series;
 use tessera_strategy::{Params, Strategy, build};
 
 use crate::error::{Error, Result};
-use crate::run::{BacktestConfig, run_strategy};
+use crate::run::{BacktestConfig, run_engines, stats_of};
 
 /// Values to try per parameter, in the order given.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -266,34 +266,61 @@ pub fn sweep(
     let combos = plan(config)?;
     let total = combos.len();
     let cache = (config.base.strategy == "sma_cross").then(|| SmaCache::new(series, &combos));
+    // Shared by every run's statistics instead of rebuilt per run.
+    let closes = series.closes_f64();
+    let labels = series.timestamps();
     let done = std::sync::atomic::AtomicUsize::new(0);
+    let batch = batch_size(total, rayon::current_num_threads());
     let mut rows: Vec<SweepRow> = combos
-        .into_par_iter()
-        .map(|params| {
-            let strategy = match &cache {
-                Some(c) => c.strategy(&params)?,
-                None => build(&config.base.strategy, &params)?,
-            };
-            let cfg = BacktestConfig {
-                params: params.clone(),
-                ..config.base.clone()
-            };
-            let r = run_strategy(series, strategy, &cfg)?;
-            progress(
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                total,
-            );
-            Ok(SweepRow {
-                params,
-                stats: r.stats,
-            })
+        .par_chunks(batch)
+        .map(|chunk| {
+            let strategies = chunk
+                .iter()
+                .map(|params| match &cache {
+                    Some(c) => c.strategy(params),
+                    None => Ok(build(&config.base.strategy, params)?),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let warmups: Vec<usize> = strategies.iter().map(|s| s.warmup_bars()).collect();
+            let reports = run_engines(series, strategies, &config.base)?;
+            let mut out = Vec::with_capacity(chunk.len());
+            for ((mut report, params), warmup) in reports.into_iter().zip(chunk).zip(warmups) {
+                let cfg = BacktestConfig {
+                    params: params.clone(),
+                    ..config.base.clone()
+                };
+                let stats = stats_of(&mut report, &labels, &closes, warmup, &cfg)?;
+                progress(
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                    total,
+                );
+                out.push(SweepRow {
+                    params: params.clone(),
+                    stats,
+                });
+            }
+            Ok(out)
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<Vec<SweepRow>>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     sort_rows(&mut rows, &config.metric);
     if let Some(n) = config.top {
         rows.truncate(n);
     }
     Ok(rows)
+}
+
+/// Runs replayed together (see [`run_engines`]): large enough that decoding a
+/// bar is shared by many runs, small enough that a batch's equity curves (8
+/// bytes a bar each) stay modest, and a multiple of the threads in count so
+/// the last batches do not leave cores idle.
+fn batch_size(total: usize, threads: usize) -> usize {
+    const MAX_BATCH: usize = 8;
+    let threads = threads.max(1);
+    let batches = threads * total.div_ceil(threads * MAX_BATCH).max(1);
+    total.div_ceil(batches).max(1)
 }
 
 /// Sort best first by `metric`; undefined values last; ties keep parameter order.
@@ -338,6 +365,15 @@ mod tests {
         );
         assert!(!c.holds(&Params::new()));
         assert!(Constraint::parse("fast").is_err());
+    }
+
+    #[test]
+    fn test_batch_size() {
+        assert_eq!(batch_size(100, 2), 8);
+        assert_eq!(batch_size(1, 2), 1);
+        assert_eq!(batch_size(5, 2), 3);
+        assert_eq!(batch_size(1000, 8), 8);
+        assert!(batch_size(7, 0) >= 1);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use tessera_strategy::{BarHistory, BarValues};
 
 use crate::error::{Error, Result};
 
-/// One event from a data source.
+/// One market event as a message, for feeds that hand events to a live
+/// [`DataSource`] over a channel.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MarketEvent {
     /// A closed bar.
@@ -45,12 +46,49 @@ impl MarketEvent {
     }
 }
 
+/// Which event a [`DataSource`] advanced to; the payload stays in the source
+/// ([`DataSource::bar`], [`DataSource::quote`]) so nothing large is moved per event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A bar of this instrument (index into [`DataSource::instruments`]) closed.
+    Bar(usize),
+    /// A quote of this instrument arrived.
+    Quote(usize),
+}
+
+/// What [`DataSource::advance_until`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// An event; read it through the source.
+    Event(EventKind),
+    /// Nothing arrived before the deadline (live sources only): timers may fire.
+    Idle,
+    /// The source is exhausted (end of history, or shutdown).
+    End,
+}
+
 /// Where market events come from: history (a backtest) or live streams.
+///
+/// The engine advances the source and then borrows the event's bar or quote
+/// from it: a historical source builds each exact [`Bar`] once, in place,
+/// and strategies read it by reference.
 pub trait DataSource {
     /// The instruments delivered; events refer to them by index.
     fn instruments(&self) -> &[Instrument];
-    /// The next event in time order, `None` at the end.
-    fn next_event(&mut self) -> Option<MarketEvent>;
+    /// Move to the next event in time order, `None` at the end.
+    fn advance(&mut self) -> Option<EventKind>;
+    /// As [`DataSource::advance`], but a live source gives up at `deadline`
+    /// (wall clock) with [`Next::Idle`] so the engine can fire timers while
+    /// the market is quiet. Historical sources never idle.
+    fn advance_until(&mut self, _deadline: UnixNanos) -> Next {
+        self.advance().map_or(Next::End, Next::Event)
+    }
+    /// The last bar delivered for `instrument`, if any.
+    fn bar(&self, instrument: usize) -> Option<&Bar>;
+    /// That bar's values as `f64`, for indicators.
+    fn values(&self, instrument: usize) -> BarValues;
+    /// The last quote delivered for `instrument`, if any.
+    fn quote(&self, instrument: usize) -> Option<&Quote>;
     /// Bars of `instrument` delivered so far.
     fn history(&self, instrument: usize) -> &dyn BarHistory;
 
@@ -205,9 +243,18 @@ impl BarSeries {
         Ok(())
     }
 
+    /// `m × 10^−scale`, built from its parts in place (`Decimal::new` is an
+    /// out-of-line call with a range check, five times per bar on the hot path).
+    #[inline]
+    fn dec(m: i64, scale: u32) -> Decimal {
+        let a = m.unsigned_abs();
+        Decimal::from_parts(a as u32, (a >> 32) as u32, 0, m < 0, scale)
+    }
+
+    #[inline]
     fn price(&self, m: i64) -> Price {
         // Scale was validated ≤ MAX_SCALE, so this cannot fail; fall back to zero rather than panic.
-        Price::new(Decimal::new(m, self.price_scale)).unwrap_or_default()
+        Price::new(Self::dec(m, self.price_scale)).unwrap_or_default()
     }
 
     /// Bar `i` as an exact [`Bar`].
@@ -215,20 +262,47 @@ impl BarSeries {
     /// # Panics
     /// When `i ≥ len()`.
     #[must_use]
+    #[inline]
     pub fn bar(&self, i: usize) -> Bar {
-        Bar {
+        self.bar_and_values(i).0
+    }
+
+    /// Bar `i` exact and as `f64` values, from one read of its mantissas.
+    ///
+    /// # Panics
+    /// When `i ≥ len()`.
+    #[must_use]
+    #[inline]
+    pub fn bar_and_values(&self, i: usize) -> (Bar, BarValues) {
+        let (t, o, h, l, c, v) = (
+            self.open_time[i],
+            self.open[i],
+            self.high[i],
+            self.low[i],
+            self.close[i],
+            self.volume[i],
+        );
+        let p = Self::pow10(self.price_scale);
+        let bar = Bar {
             instrument: self.instrument.id,
             interval: self.interval,
-            open_time: UnixNanos(self.open_time[i]),
-            open: self.price(self.open[i]),
-            high: self.price(self.high[i]),
-            low: self.price(self.low[i]),
-            close: self.price(self.close[i]),
-            volume: Quantity::new(Decimal::new(self.volume[i], self.volume_scale))
-                .unwrap_or_default(),
+            open_time: UnixNanos(t),
+            open: self.price(o),
+            high: self.price(h),
+            low: self.price(l),
+            close: self.price(c),
+            volume: Quantity::new(Self::dec(v, self.volume_scale)).unwrap_or_default(),
             trade_count: None,
             quote_volume: None,
-        }
+        };
+        let values = BarValues {
+            open: o as f64 / p,
+            high: h as f64 / p,
+            low: l as f64 / p,
+            close: c as f64 / p,
+            volume: v as f64 / Self::pow10(self.volume_scale),
+        };
+        (bar, values)
     }
 
     /// `10^scale` as `f64`, exact for every scale up to [`tessera_model::numbers::MAX_SCALE`]
@@ -323,6 +397,9 @@ pub struct SeriesSource<'a> {
     instruments: Vec<Instrument>,
     cursor: Vec<usize>,
     histories: Vec<SeriesHistory<'a>>,
+    /// The current bar of each series, rebuilt in place on each event.
+    current: Vec<Option<Bar>>,
+    values: Vec<BarValues>,
 }
 
 impl<'a> SeriesSource<'a> {
@@ -345,6 +422,8 @@ impl<'a> SeriesSource<'a> {
                 .iter()
                 .map(|s| SeriesHistory { series: s, len: 0 })
                 .collect(),
+            current: vec![None; series.len()],
+            values: vec![BarValues::default(); series.len()],
         })
     }
 }
@@ -354,7 +433,8 @@ impl DataSource for SeriesSource<'_> {
         &self.instruments
     }
 
-    fn next_event(&mut self) -> Option<MarketEvent> {
+    #[inline]
+    fn advance(&mut self) -> Option<EventKind> {
         let k = if self.series.len() == 1 {
             (self.cursor[0] < self.series[0].len()).then_some(0)?
         } else {
@@ -374,11 +454,24 @@ impl DataSource for SeriesSource<'_> {
         let i = self.cursor[k];
         self.cursor[k] += 1;
         self.histories[k].len = i + 1;
-        Some(MarketEvent::Bar {
-            instrument: k,
-            bar: s.bar(i),
-            values: s.values(i),
-        })
+        let (bar, values) = s.bar_and_values(i);
+        self.current[k] = Some(bar);
+        self.values[k] = values;
+        Some(EventKind::Bar(k))
+    }
+
+    #[inline]
+    fn bar(&self, instrument: usize) -> Option<&Bar> {
+        self.current.get(instrument)?.as_ref()
+    }
+
+    #[inline]
+    fn values(&self, instrument: usize) -> BarValues {
+        self.values.get(instrument).copied().unwrap_or_default()
+    }
+
+    fn quote(&self, _instrument: usize) -> Option<&Quote> {
+        None
     }
 
     fn history(&self, instrument: usize) -> &dyn BarHistory {
@@ -425,14 +518,14 @@ mod tests {
         assert_eq!(s.values(0).close, 10.5);
         let series = [s];
         let mut src = SeriesSource::new(&series).unwrap();
-        let Some(MarketEvent::Bar { bar, .. }) = src.next_event() else {
-            panic!("a bar")
-        };
+        assert_eq!(src.advance(), Some(EventKind::Bar(0)));
+        let bar = *src.bar(0).unwrap();
         assert_eq!(bar.close, Price::parse("10.5").unwrap());
+        assert_eq!(src.values(0).close, 10.5);
         assert_eq!(src.history(0).len(), 1);
         assert_eq!(src.history(0).bar(0).unwrap().close, bar.close);
-        assert!(src.next_event().is_some());
-        assert!(src.next_event().is_none());
+        assert!(src.advance().is_some());
+        assert!(src.advance().is_none());
         assert!(BarSeries::from_bars(inst, &[]).is_err());
     }
 }

@@ -19,7 +19,7 @@ use tessera_strategy::{
     BarHistory, BarValues, Command, Context, NoHistory, PortfolioView, Strategy, TimerEvent,
 };
 
-use crate::data::{DataSource, MarketEvent};
+use crate::data::{DataSource, EventKind, Next};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::venue::{Venue, VenueEvent};
@@ -28,9 +28,17 @@ use crate::venue::{Venue, VenueEvent};
 pub trait EngineClock: Clock {
     /// Time has reached `t` in the event stream.
     fn advance_to(&self, t: UnixNanos);
+
+    /// Whether time passes on its own (wall clock): then timers fire when they
+    /// come due even if no market event arrives; on a historical clock they
+    /// fire just before the first event at or after their time.
+    fn is_realtime(&self) -> bool {
+        false
+    }
 }
 
 impl EngineClock for SimClock {
+    #[inline]
     fn advance_to(&self, t: UnixNanos) {
         self.set(t);
     }
@@ -38,12 +46,17 @@ impl EngineClock for SimClock {
 
 impl EngineClock for SystemClock {
     fn advance_to(&self, _t: UnixNanos) {}
+
+    fn is_realtime(&self) -> bool {
+        true
+    }
 }
 
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineReport {
-    /// Label (open time) of each equity point: one per distinct bar label.
+    /// Label (open time) of each equity point: one per distinct bar label
+    /// (empty after [`Engine::set_record_labels`]`(false)`).
     pub timestamps: Vec<UnixNanos>,
     /// Equity after each labelled bar, in the account currency.
     pub equity: Vec<f64>,
@@ -126,7 +139,13 @@ pub struct Engine<C: EngineClock, V: Venue> {
     refused: Vec<(ClientOrderId, String)>,
     commands: Vec<Command>,
     events: Vec<VenueEvent>,
+    /// Venue events of the current market event (kept to reuse its allocation).
+    step_events: Vec<VenueEvent>,
     equity_before_strategies: bool,
+    /// Label of the last equity point.
+    last_label: Option<UnixNanos>,
+    /// Whether [`EngineReport::timestamps`] is filled.
+    record_labels: bool,
 }
 
 impl<C: EngineClock, V: Venue> Engine<C, V> {
@@ -167,7 +186,10 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             refused: Vec::new(),
             commands: Vec::new(),
             events: Vec::new(),
+            step_events: Vec::new(),
             equity_before_strategies: false,
+            last_label: None,
+            record_labels: true,
         })
     }
 
@@ -186,6 +208,13 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
     /// equity before the close fill's commission; Tessera by default after it.
     pub fn set_equity_before_strategies(&mut self, yes: bool) {
         self.equity_before_strategies = yes;
+    }
+
+    /// Leave [`EngineReport::timestamps`] empty (8 bytes a bar less). For callers
+    /// that replay one series and already hold its labels: then the equity
+    /// points are exactly one per bar of the series, in order.
+    pub fn set_record_labels(&mut self, yes: bool) {
+        self.record_labels = yes;
     }
 
     /// The venue.
@@ -251,8 +280,10 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
 
     fn route_commands(&mut self, s: usize) -> Result<()> {
         let now = self.clock.now();
-        let commands = std::mem::take(&mut self.commands);
-        for c in commands {
+        // Work on the buffers' own allocations and hand them back afterwards:
+        // an order must not cost a fresh `Vec` per command and per event batch.
+        let mut commands = std::mem::take(&mut self.commands);
+        for c in commands.drain(..) {
             let mut events = std::mem::take(&mut self.events);
             match c {
                 Command::Submit { id, intent } => {
@@ -277,14 +308,20 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                 }
             }
             self.handle_venue_events(&mut events)?;
-            events.clear();
-            self.events = events;
+            if self.events.capacity() < events.capacity() {
+                self.events = events;
+            }
+        }
+        if self.commands.capacity() < commands.capacity() {
+            self.commands = commands;
         }
         Ok(())
     }
 
+    /// Handle and empty `events` (strategies may react with more commands).
     fn handle_venue_events(&mut self, events: &mut Vec<VenueEvent>) -> Result<()> {
-        for ev in std::mem::take(events) {
+        let mut batch = std::mem::take(events);
+        for ev in batch.drain(..) {
             match ev {
                 VenueEvent::Fill { instrument, fill } => {
                     self.ledger.apply_fill(instrument, &fill)?;
@@ -341,6 +378,9 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                 }
             }
         }
+        if events.capacity() < batch.capacity() {
+            *events = batch;
+        }
         Ok(())
     }
 
@@ -361,11 +401,76 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         Ok(())
     }
 
+    /// One closed bar: venue matching, mark, strategies, close fills, equity point.
+    #[inline]
+    fn on_bar(
+        &mut self,
+        i: usize,
+        bar: &tessera_model::Bar,
+        values: BarValues,
+        history: &dyn BarHistory,
+        events: &mut Vec<VenueEvent>,
+    ) -> Result<()> {
+        self.bar_index[i] += 1;
+        self.venue.on_bar(i, bar, events)?;
+        if !events.is_empty() {
+            self.handle_venue_events(events)?;
+        }
+        self.ledger.mark(i, bar.close, values.close);
+        let early = self
+            .equity_before_strategies
+            .then(|| self.ledger.equity_f64());
+        let bi = self.bar_index[i] - 1;
+        for s in 0..self.slots.len() {
+            self.call(s, history, values, bi, |st, ctx| st.on_bar(ctx, bar))?;
+        }
+        self.venue.on_bar_processed(i, bar, events)?;
+        if !events.is_empty() {
+            self.handle_venue_events(events)?;
+        }
+        let e = early.unwrap_or_else(|| self.ledger.equity_f64());
+        if self.last_label == Some(bar.open_time) {
+            if let Some(last) = self.equity.last_mut() {
+                *last = e;
+            }
+        } else {
+            self.last_label = Some(bar.open_time);
+            if self.record_labels {
+                self.timestamps.push(bar.open_time);
+            }
+            self.equity.push(e);
+        }
+        Ok(())
+    }
+
     /// Replay `data` to the end and report.
     ///
     /// # Errors
     /// The first strategy, venue or bookkeeping error; the run stops there.
     pub fn run<D: DataSource>(mut self, data: &mut D) -> Result<EngineReport> {
+        self.begin(data)?;
+        let realtime = self.clock.is_realtime();
+        loop {
+            let next = match self.timers.peek() {
+                Some(Reverse((at, ..))) if realtime => data.advance_until(*at),
+                _ => data.advance().map_or(Next::End, Next::Event),
+            };
+            match next {
+                Next::Event(kind) => self.step(data, kind)?,
+                Next::Idle => self.fire_timers(self.clock.now())?,
+                Next::End => break,
+            }
+        }
+        self.finish()
+    }
+
+    /// Check `data` against the engine's instruments, start the strategies and size the curves.
+    /// With [`Engine::step`] and [`Engine::finish`] this lets one caller drive several engines
+    /// over one data source in lockstep (sweeps decode each bar once for a batch of runs).
+    ///
+    /// # Errors
+    /// Other instruments than the engine's; a strategy's `on_start` error.
+    pub fn begin<D: DataSource + ?Sized>(&mut self, data: &D) -> Result<()> {
         if data
             .instruments()
             .iter()
@@ -382,72 +487,70 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             })?;
         }
         let hint = data.remaining_hint();
-        self.timestamps.reserve(hint);
+        if self.record_labels {
+            self.timestamps.reserve(hint);
+        }
         self.equity.reserve(hint);
-        let mut events = Vec::new();
-        while let Some(ev) = data.next_event() {
-            let t = ev.time();
-            if !self.timers.is_empty() {
-                self.fire_timers(t)?;
-            }
-            self.clock.advance_to(t);
-            match ev {
-                MarketEvent::Bar {
-                    instrument: i,
-                    bar,
-                    values,
-                } => {
-                    self.bar_index[i] += 1;
-                    self.venue.on_bar(i, &bar, &mut events)?;
-                    if !events.is_empty() {
-                        self.handle_venue_events(&mut events)?;
-                    }
-                    self.ledger.mark(i, bar.close, values.close);
-                    let early = self
-                        .equity_before_strategies
-                        .then(|| self.ledger.equity_f64());
-                    let bi = self.bar_index[i] - 1;
-                    for s in 0..self.slots.len() {
-                        self.call(s, data.history(i), values, bi, |st, ctx| {
-                            st.on_bar(ctx, &bar)
-                        })?;
-                    }
-                    self.venue.on_bar_processed(i, &bar, &mut events)?;
-                    if !events.is_empty() {
-                        self.handle_venue_events(&mut events)?;
-                    }
-                    let e = early.unwrap_or_else(|| self.ledger.equity_f64());
-                    if self.timestamps.last() == Some(&bar.open_time) {
-                        if let Some(last) = self.equity.last_mut() {
-                            *last = e;
-                        }
-                    } else {
-                        self.timestamps.push(bar.open_time);
-                        self.equity.push(e);
-                    }
+        Ok(())
+    }
+
+    /// Process the event `data` has just advanced to (timers due before it fire first).
+    ///
+    /// # Errors
+    /// The first strategy, venue or bookkeeping error.
+    pub fn step<D: DataSource + ?Sized>(&mut self, data: &D, kind: EventKind) -> Result<()> {
+        let mut events = std::mem::take(&mut self.step_events);
+        match kind {
+            EventKind::Bar(i) => {
+                let bar = data.bar(i).ok_or_else(|| {
+                    Error::Data(format!(
+                        "source announced a bar of instrument {i} it does not hold"
+                    ))
+                })?;
+                let t = bar.close_time();
+                if !self.timers.is_empty() {
+                    self.fire_timers(t)?;
                 }
-                MarketEvent::Quote {
-                    instrument: i,
-                    quote,
-                } => {
-                    self.venue.on_quote(i, &quote, &mut events)?;
-                    if !events.is_empty() {
-                        self.handle_venue_events(&mut events)?;
-                    }
-                    let mid = tessera_model::Price::new(quote.mid())?;
-                    self.ledger.mark(i, mid, mid.to_f64());
-                    for s in 0..self.slots.len() {
-                        self.call(
-                            s,
-                            data.history(i),
-                            BarValues::default(),
-                            self.bar_index[i].saturating_sub(1),
-                            |st, ctx| st.on_quote(ctx, &quote),
-                        )?;
-                    }
+                self.clock.advance_to(t);
+                self.on_bar(i, bar, data.values(i), data.history(i), &mut events)?;
+            }
+            EventKind::Quote(i) => {
+                let quote = *data.quote(i).ok_or_else(|| {
+                    Error::Data(format!(
+                        "source announced a quote of instrument {i} it does not hold"
+                    ))
+                })?;
+                let t = quote.ts_event;
+                if !self.timers.is_empty() {
+                    self.fire_timers(t)?;
+                }
+                self.clock.advance_to(t);
+                self.venue.on_quote(i, &quote, &mut events)?;
+                if !events.is_empty() {
+                    self.handle_venue_events(&mut events)?;
+                }
+                let mid = tessera_model::Price::new(quote.mid())?;
+                self.ledger.mark(i, mid, mid.to_f64());
+                for s in 0..self.slots.len() {
+                    self.call(
+                        s,
+                        data.history(i),
+                        BarValues::default(),
+                        self.bar_index[i].saturating_sub(1),
+                        |st, ctx| st.on_quote(ctx, &quote),
+                    )?;
                 }
             }
         }
+        self.step_events = events;
+        Ok(())
+    }
+
+    /// Stop the strategies and report.
+    ///
+    /// # Errors
+    /// A strategy's `on_stop` error.
+    pub fn finish(mut self) -> Result<EngineReport> {
         for s in 0..self.slots.len() {
             self.call(s, &NoHistory, BarValues::default(), 0, |st, ctx| {
                 st.on_stop(ctx)

@@ -124,13 +124,22 @@ impl tessera_engine::DataSource for Stamped {
     fn instruments(&self) -> &[Instrument] {
         self.inner.instruments()
     }
-    fn next_event(&mut self) -> Option<MarketEvent> {
-        let e = self.inner.next_event();
+    fn advance(&mut self) -> Option<tessera_engine::EventKind> {
+        let e = self.inner.advance();
         self.taken
             .lock()
             .expect("not poisoned")
             .push(Instant::now());
         e
+    }
+    fn bar(&self, i: usize) -> Option<&tessera_model::Bar> {
+        self.inner.bar(i)
+    }
+    fn values(&self, i: usize) -> tessera_strategy::BarValues {
+        self.inner.values(i)
+    }
+    fn quote(&self, i: usize) -> Option<&tessera_model::Quote> {
+        self.inner.quote(i)
     }
     fn history(&self, i: usize) -> &dyn tessera_strategy::BarHistory {
         self.inner.history(i)

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use ustr::Ustr;
 
@@ -144,7 +145,7 @@ macro_rules! string_id {
         $(#[$meta])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(CompactString);
 
         impl $name {
             /// Validate.
@@ -154,7 +155,24 @@ macro_rules! string_id {
             /// whitespace or control characters.
             pub fn new(s: &str) -> Result<Self> {
                 check_token($what, s, 64, |c| !c.is_whitespace() && !c.is_control())?;
-                Ok(Self(s.to_string()))
+                Ok(Self(CompactString::new(s)))
+            }
+
+            /// `{prefix}{sep}{n}` (`sma_cross-42`), without going through
+            /// `format!` or the heap: order ids are made on the backtest's hot path.
+            ///
+            /// # Errors
+            /// As [`Self::new`].
+            pub fn numbered(prefix: &str, sep: char, n: u64) -> Result<Self> {
+                let mut buf = itoa::Buffer::new();
+                let digits = buf.format(n);
+                let mut s =
+                    CompactString::with_capacity(prefix.len() + sep.len_utf8() + digits.len());
+                s.push_str(prefix);
+                s.push(sep);
+                s.push_str(digits);
+                check_token($what, &s, 64, |c| !c.is_whitespace() && !c.is_control())?;
+                Ok(Self(s))
             }
 
             /// The text of this id.
@@ -179,7 +197,7 @@ macro_rules! string_id {
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.into_string()
             }
         }
     };

@@ -157,7 +157,7 @@ impl<'a> Context<'a> {
     /// [`crate::Error::Model`] if the id cannot be formed from the strategy id.
     pub fn submit(&mut self, intent: OrderIntent) -> Result<ClientOrderId> {
         *self.next_order += 1;
-        let id = ClientOrderId::new(&format!("{}-{}", self.strategy, self.next_order))?;
+        let id = ClientOrderId::numbered(self.strategy.as_str(), '-', *self.next_order)?;
         self.commands.push(Command::Submit {
             id: id.clone(),
             intent,

@@ -44,16 +44,19 @@ fn test_sweep_matches_single_runs_and_sorts() {
     for w in rows.windows(2) {
         assert!(w[0].stats.sharpe_ratio.unwrap() >= w[1].stats.sharpe_ratio.unwrap());
     }
-    // Shared precomputed indicators give exactly the single-run result.
-    let single = run_backtest(
-        &series,
-        &BacktestConfig {
-            params: rows[0].params.clone(),
-            ..base()
-        },
-    )
-    .unwrap();
-    assert_eq!(single.stats, rows[0].stats);
+    // Shared precomputed indicators and runs replayed in lockstep batches give exactly
+    // the single-run result, for every row.
+    for row in &rows {
+        let single = run_backtest(
+            &series,
+            &BacktestConfig {
+                params: row.params.clone(),
+                ..base()
+            },
+        )
+        .unwrap();
+        assert_eq!(single.stats, row.stats, "{}", row.params);
+    }
     // The classic 10/20 is in the grid; its statistics are the parity-tested ones.
     let all = sweep(&series, &SweepConfig { top: None, ..cfg }, &|_, _| {}).unwrap();
     let classic = all
@@ -61,6 +64,39 @@ fn test_sweep_matches_single_runs_and_sorts() {
         .find(|r| r.params.to_string() == "fast=10,slow=20")
         .unwrap();
     assert_eq!(classic.stats.trades, 93);
+}
+
+#[test]
+fn test_sweep_of_a_strategy_without_shared_indicators_matches_single_runs() {
+    let Some(path) = data("eurusd_1h_2017_2018_backtestingpy.csv") else {
+        return;
+    };
+    let series = load_csv(&path).unwrap();
+    let mut sim = SimConfig::new(Money::parse("10000 USD").unwrap());
+    sim.commission = Commission::rate(Decimal::new(2, 4));
+    let base = BacktestConfig::new("rsi_reversion", Params::new(), sim);
+    let cfg = SweepConfig {
+        base: base.clone(),
+        grid: Grid::parse(["period=7:21:7", "lower=20,30", "upper=70,80"]).unwrap(),
+        constraints: vec![],
+        metric: "return_pct".into(),
+        top: None,
+        random: None,
+    };
+    let rows = sweep(&series, &cfg, &|_, _| {}).unwrap();
+    assert_eq!(rows.len(), 12);
+    assert!(rows.iter().any(|r| r.stats.trades > 0));
+    for row in &rows {
+        let single = run_backtest(
+            &series,
+            &BacktestConfig {
+                params: row.params.clone(),
+                ..base.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(single.stats, row.stats, "{}", row.params);
+    }
 }
 
 #[test]

@@ -154,7 +154,8 @@ impl SimVenue {
         let Some(ledger) = self.ledger.as_mut() else {
             return Err(Error::Venue("no instruments registered".into()));
         };
-        ledger.mark(i, price, price.to_f64());
+        // The venue-side account needs the exact mark only (margin checks).
+        ledger.mark(i, price, 0.0);
         let pos = ledger.quantity(i);
         let lot = inst.lot_size;
         let round = |q: Decimal| -> Result<Decimal> {
@@ -266,7 +267,7 @@ impl SimVenue {
         self.next_trade += 1;
         let fill = Fill {
             client_order_id: self.orders[k].id.clone(),
-            trade_id: TradeId::new(&format!("sim-{}", self.next_trade))?,
+            trade_id: TradeId::numbered("sim", '-', self.next_trade)?,
             instrument: self.instruments[i].id,
             side,
             price,
@@ -711,7 +712,7 @@ impl Venue for SimVenue {
         }
         if let Some(l) = self.ledger.as_mut() {
             let mid = Price::new(quote.mid())?;
-            l.mark(instrument, mid, mid.to_f64());
+            l.mark(instrument, mid, 0.0);
         }
         Ok(())
     }
