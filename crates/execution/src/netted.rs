@@ -202,8 +202,9 @@ impl OrderStack {
     /// open (cancelled meanwhile) are left out.
     ///
     /// # Errors
-    /// Storage failures (nothing sent); broker transport failures (the
-    /// instrument order stays `submitted`; recovery settles it).
+    /// Storage failures (nothing sent); a broker failure that is not
+    /// retryable. A retryable hand-off failure is logged and the instrument
+    /// order stays `submitted` (the broker's stream or recovery settles it).
     pub async fn net_and_send<B: Broker>(
         &mut self,
         broker: &mut B,
@@ -378,8 +379,16 @@ impl OrderStack {
             .await?
             .ok_or_else(|| Error::UnknownOrder("netting batch booked twice".into()))?;
         for order in to_send {
-            let events = broker.submit(&order, now).await?;
-            out.extend(self.apply_all(&events, now).await?);
+            match broker.submit(&order, now).await {
+                Ok(events) => out.extend(self.apply_all(&events, now).await?),
+                // Stored as submitted: the broker's stream (an acknowledgement) or the next
+                // start's recovery (lookup by id) settles it. The batch's crosses are booked
+                // and reported either way, and the other instruments' orders still go.
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(order = %order.client_order_id, error = %e, "instrument order hand-off failed; left submitted for the broker stream or recovery to settle");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }

@@ -505,10 +505,12 @@ async fn test_netted_recovery_after_crash_between_store_and_send_and_between_fil
             now,
         )
         .await;
-        let e = net(&mut stack, &mut dying, &ids, "c1", now)
-            .await
-            .unwrap_err();
-        assert!(e.is_retryable());
+        let applied = net(&mut stack, &mut dying, &ids, "c1", now).await.unwrap();
+        assert_eq!(
+            applied.iter().filter(|a| a.fill.is_some()).count(),
+            2,
+            "{be}: the cross is booked and reported though the hand-off failed"
+        );
         assert_eq!(
             stack.instrument_orders().count(),
             1,
@@ -640,5 +642,124 @@ async fn test_netted_recovery_after_crash_between_store_and_send_and_between_fil
             2 + 2 + 2,
             "{be}: two crosses of two fills, two allocations"
         );
+    }
+}
+
+/// The net instrument order is checked at account level: a refusal rejects
+/// (or, when a cross filled part of it, cancels) the strategy orders it
+/// carried and keeps the cross; cancelling one netted strategy order cancels
+/// its whole instrument order at the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_net_order_refused_by_account_limit_and_cancelled_as_a_whole() {
+    let now = UnixNanos(T0 + MIN);
+    let px: Price = series(1).bar(0).close;
+    for db in TestDb::all().await {
+        let store = db.store();
+        let be = store.backend();
+        let (mut broker, mut stack) = open(store).await;
+        let limit = RiskEngine::new(RiskLimits {
+            max_order_quantity: Some(d(3)),
+            ..RiskLimits::default()
+        })
+        .unwrap();
+        let reference = move |_: &InstrumentId| Some(px);
+        let check = |r: &OrderRequest, st: &RiskState| {
+            limit
+                .check(r.clone(), st)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let mut n = 0;
+        let mut next = |_: &InstrumentId| {
+            n += 1;
+            Ok(ClientOrderId::new(&format!("r1-n{n}")).unwrap())
+        };
+        // a buys 5, b sells 1: 1 crossed, the net buy of 4 is over the account's order limit.
+        let ids = create_batch(
+            &mut stack,
+            &[
+                ("r1-a-1", "a", Side::Buy, 5),
+                ("r1-b-1", "b", Side::Sell, 1),
+            ],
+            now,
+        )
+        .await;
+        let req = NetRequest {
+            instrument_order_id: &mut next,
+            cross_prefix: "r1-b1".into(),
+            reference_price: &reference,
+            check: &check,
+        };
+        stack
+            .net_and_send(&mut broker, &ids, req, now)
+            .await
+            .unwrap();
+        let a = store.order(&ids[0]).await.unwrap().order;
+        assert_eq!(
+            (a.status, a.filled_quantity.as_decimal()),
+            (OrderStatus::Cancelled, d(1)),
+            "{be}"
+        );
+        let events = store.order_events(&ids[0]).await.unwrap();
+        assert!(
+            events.iter().any(|e| e
+                .1
+                .as_deref()
+                .is_some_and(|d| d.contains("risk: net instrument order"))),
+            "{events:?}"
+        );
+        assert_eq!(
+            store.order(&ids[1]).await.unwrap().order.status,
+            OrderStatus::Filled
+        );
+        assert!(
+            store
+                .instrument_orders("paper", false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(broker.open_orders().await.unwrap().is_empty());
+        // a buys 2, b buys 1: one instrument order of 3, working at the broker.
+        let ids = create_batch(
+            &mut stack,
+            &[("r1-a-2", "a", Side::Buy, 2), ("r1-b-2", "b", Side::Buy, 1)],
+            now,
+        )
+        .await;
+        let req = NetRequest {
+            instrument_order_id: &mut next,
+            cross_prefix: "r1-b2".into(),
+            reference_price: &reference,
+            check: &check,
+        };
+        stack
+            .net_and_send(&mut broker, &ids, req, now)
+            .await
+            .unwrap();
+        let io = stack.instrument_order_of(&ids[1]).cloned().unwrap();
+        assert_eq!(
+            io.as_str(),
+            "r1-n1",
+            "{be}: ids are used only for orders that are sent"
+        );
+        assert_eq!(broker.open_orders().await.unwrap().len(), 1);
+        assert_eq!(
+            store.order(&ids[0]).await.unwrap().order.status,
+            OrderStatus::Accepted
+        );
+        stack.cancel(&mut broker, &ids[1], now).await.unwrap();
+        assert!(broker.open_orders().await.unwrap().is_empty(), "{be}");
+        for id in &ids {
+            assert_eq!(
+                store.order(id).await.unwrap().order.status,
+                OrderStatus::Cancelled,
+                "{be}: {id}"
+            );
+        }
+        let stored = store.instrument_orders("paper", false).await.unwrap();
+        assert_eq!(stored[0].order.status, OrderStatus::Cancelled);
+        assert_eq!(stack.instrument_orders().count(), 0);
+        assert_eq!(stack.open_orders().count(), 0);
     }
 }
