@@ -484,3 +484,84 @@ async fn test_paper_book_legacy_json_moves_into_rows() {
         assert_eq!(again.fills_since(UnixNanos(0)).await.unwrap(), vec![fill]);
     }
 }
+
+/// Sets a timer 50 ms ahead at start and again each time it fires; counts firings.
+#[derive(Debug)]
+struct Ticker {
+    fired: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tessera_strategy::Strategy for Ticker {
+    fn name(&self) -> &str {
+        "ticker"
+    }
+    fn on_start(
+        &mut self,
+        ctx: &mut tessera_strategy::Context<'_>,
+    ) -> tessera_strategy::Result<()> {
+        ctx.set_timer(UnixNanos(ctx.now().0 + 50_000_000), "tick");
+        Ok(())
+    }
+    fn on_bar(
+        &mut self,
+        _ctx: &mut tessera_strategy::Context<'_>,
+        _bar: &tessera_model::Bar,
+    ) -> tessera_strategy::Result<()> {
+        Ok(())
+    }
+    fn on_timer(
+        &mut self,
+        ctx: &mut tessera_strategy::Context<'_>,
+        timer: &tessera_strategy::TimerEvent,
+    ) -> tessera_strategy::Result<()> {
+        assert_eq!(timer.name, "tick");
+        self.fired.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ctx.set_timer(UnixNanos(ctx.now().0 + 50_000_000), "tick");
+        Ok(())
+    }
+}
+
+#[test]
+fn test_live_timers_fire_on_the_wall_clock_without_market_events() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tessera_core::{Clock, SystemClock};
+
+    let fired = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = sync_channel::<MarketEvent>(16);
+    let source_instruments = vec![instrument()];
+    let mut engine = Engine::new(
+        SystemClock,
+        SimVenue::new(sim_config(cash())),
+        source_instruments.clone(),
+        cash(),
+        Decimal::ONE,
+    )
+    .unwrap();
+    engine.add_strategy(
+        StrategyId::new("ticker").unwrap(),
+        Box::new(Ticker {
+            fired: fired.clone(),
+        }),
+    );
+    let started = SystemClock.now();
+    let feed = std::thread::spawn(move || {
+        // No market data at all for 400 ms, then shutdown.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        drop(tx);
+    });
+    let report = engine
+        .run(&mut LiveSource::new(source_instruments, rx, 10))
+        .unwrap();
+    feed.join().unwrap();
+    let elapsed_ms = (SystemClock.now().0 - started.0) / 1_000_000;
+    let n = fired.load(Ordering::SeqCst);
+    // Every 50 ms over ~400 ms: about 7; at least a few even on a loaded machine, and never
+    // more than the wall clock allows.
+    assert!(n >= 3, "timer fired {n} times in {elapsed_ms} ms");
+    assert!(
+        n as i64 <= elapsed_ms / 50 + 1,
+        "timer fired {n} times in {elapsed_ms} ms"
+    );
+    assert!(report.fills.is_empty());
+}
