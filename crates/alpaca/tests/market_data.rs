@@ -539,3 +539,90 @@ async fn test_stream_reconnects_and_rest_fills_the_gaps() {
     assert_eq!(saw, Ok(true));
     task.abort();
 }
+
+/// Kills the child when dropped, so a failing test leaves no server behind.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Already gone is fine.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn test_server_process_serves_a_csv_of_bars() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("aapl.csv");
+    let bars = csv_bars();
+    let mut f = std::fs::File::create(&csv).unwrap();
+    writeln!(f, "time,open,high,low,close,volume").unwrap();
+    for b in &bars {
+        // Epoch milliseconds and RFC 3339 are both read.
+        writeln!(
+            f,
+            "{},{},{},{},{},{}",
+            b.open_time.as_millis(),
+            b.open,
+            b.high,
+            b.low,
+            b.close,
+            b.volume
+        )
+        .unwrap();
+    }
+    drop(f);
+    let start = UnixNanos(bars[0].open_time.0 + 100 * MINUTE);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-alpaca-server"))
+        .arg(dir.path().join("state.json"))
+        .args(["--bars", &format!("AAPL={}", csv.display())])
+        .args(["--start", &start.to_rfc3339(), "--speed", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("server starts");
+    let out = child.stdout.take().unwrap();
+    let _proc = Proc(child);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_string();
+    let c = AlpacaCollector::new(
+        AlpacaConfig {
+            base_url: url.clone(),
+            data_url: url,
+            ..config_keys()
+        },
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let got = c
+        .closed_bars(
+            sym("AAPL"),
+            Interval::M1,
+            bars[0].open_time,
+            UnixNanos::MAX,
+            10_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 100);
+    assert_eq!(got[99].close.as_decimal(), bars[99].close);
+    assert_eq!(c.venue_now(sym("AAPL")).await.unwrap(), start);
+    // A symbol without bars (and no --synthetic) is unknown.
+    assert!(c.instrument(sym("MSFT")).await.is_err());
+}
+
+fn config_keys() -> AlpacaConfig {
+    AlpacaConfig {
+        key_id: "test-key".into(),
+        secret: "test-secret".into(),
+        timeout: Duration::from_secs(2),
+        ..AlpacaConfig::default()
+    }
+}
