@@ -77,6 +77,8 @@ struct Scripted {
     name: String,
     plan: BTreeMap<usize, i64>,
     bar: usize,
+    /// Act on quotes (counted like bars) instead of bars.
+    on_quotes: bool,
     /// Fills this strategy's engine slot received: (order id, side, quantity).
     seen: Arc<Mutex<Vec<(String, Side, Decimal)>>>,
 }
@@ -86,6 +88,33 @@ impl Strategy for Scripted {
         &self.name
     }
     fn on_bar(&mut self, ctx: &mut Context<'_>, _bar: &Bar) -> tessera_strategy::Result<()> {
+        if self.on_quotes {
+            return Ok(());
+        }
+        self.step(ctx)
+    }
+    fn on_quote(
+        &mut self,
+        ctx: &mut Context<'_>,
+        _quote: &tessera_model::Quote,
+    ) -> tessera_strategy::Result<()> {
+        if !self.on_quotes {
+            return Ok(());
+        }
+        self.step(ctx)
+    }
+    fn on_fill(&mut self, _ctx: &mut Context<'_>, fill: &Fill) -> tessera_strategy::Result<()> {
+        self.seen.lock().unwrap().push((
+            fill.client_order_id.to_string(),
+            fill.side,
+            fill.quantity.as_decimal(),
+        ));
+        Ok(())
+    }
+}
+
+impl Scripted {
+    fn step(&mut self, ctx: &mut Context<'_>) -> tessera_strategy::Result<()> {
         if let Some(&q) = self.plan.get(&self.bar) {
             let units = OrderQty::Units(Quantity::new(Decimal::from(q.abs())).unwrap());
             if q > 0 {
@@ -95,14 +124,6 @@ impl Strategy for Scripted {
             }
         }
         self.bar += 1;
-        Ok(())
-    }
-    fn on_fill(&mut self, _ctx: &mut Context<'_>, fill: &Fill) -> tessera_strategy::Result<()> {
-        self.seen.lock().unwrap().push((
-            fill.client_order_id.to_string(),
-            fill.side,
-            fill.quantity.as_decimal(),
-        ));
         Ok(())
     }
 }
@@ -115,9 +136,26 @@ async fn run_two(
     plans: [BTreeMap<usize, i64>; 2],
     n: usize,
 ) -> (EngineReport, [Seen; 2]) {
+    let s = series(n);
+    let feed = (0..n)
+        .map(|i| MarketEvent::Bar {
+            instrument: 0,
+            bar: s.bar(i),
+            values: s.values(i),
+        })
+        .collect();
+    run_two_on(store, plans, feed, false).await
+}
+
+/// Two scripted strategies on `feed`, acting on bars or on quotes.
+async fn run_two_on(
+    store: &Store,
+    plans: [BTreeMap<usize, i64>; 2],
+    feed: Vec<MarketEvent>,
+    on_quotes: bool,
+) -> (EngineReport, [Seen; 2]) {
     let inst = instrument();
     let store = store.clone();
-    let s = series(n);
     let handle = tokio::runtime::Handle::current();
     let seen: [Seen; 2] = [Arc::default(), Arc::default()];
     let seen2 = seen.clone();
@@ -177,19 +215,15 @@ async fn run_two(
                     name: (*name).into(),
                     plan,
                     bar: 0,
+                    on_quotes,
                     seen: seen2[k].clone(),
                 }),
             );
         }
         let (tx, rx) = sync_channel(16);
         let feeder = std::thread::spawn(move || {
-            for i in 0..n {
-                tx.send(MarketEvent::Bar {
-                    instrument: 0,
-                    bar: s.bar(i),
-                    values: s.values(i),
-                })
-                .unwrap();
+            for ev in feed {
+                tx.send(ev).unwrap();
             }
         });
         let report = e.run(&mut LiveSource::new(vec![inst], rx, 100)).unwrap();
@@ -761,5 +795,67 @@ async fn test_net_order_refused_by_account_limit_and_cancelled_as_a_whole() {
         assert_eq!(stored[0].order.status, OrderStatus::Cancelled);
         assert_eq!(stack.instrument_orders().count(), 0);
         assert_eq!(stack.open_orders().count(), 0);
+    }
+}
+
+/// Orders asked for on a quote are netted before the next market event is
+/// shown to the broker (the engine has no "quote processed" step).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_orders_on_quotes_are_netted_at_the_next_event() {
+    let inst = instrument();
+    let q = |k: i64| {
+        let bid = Price::new(Decimal::new(1_000_000 + k * 10, 2)).unwrap();
+        let ask = Price::new(Decimal::new(1_000_050 + k * 10, 2)).unwrap();
+        MarketEvent::Quote {
+            instrument: 0,
+            quote: tessera_model::Quote {
+                instrument: inst.id,
+                ts_event: UnixNanos(T0 + k * 1_000_000_000),
+                bid_price: bid,
+                bid_size: Quantity::new(d(100)).unwrap(),
+                ask_price: ask,
+                ask_size: Quantity::new(d(100)).unwrap(),
+            },
+        }
+    };
+    // Quote 1: a buys 4, b sells 1 → 1 crossed, 3 to the broker. Quote 3: a sells 2, b sells 2.
+    let a = plan(&[(1, 4), (3, -2)]);
+    let b = plan(&[(1, -1), (3, -2)]);
+    for db in TestDb::all().await {
+        let store = db.store();
+        let be = store.backend();
+        let (report, seen) =
+            run_two_on(store, [a.clone(), b.clone()], (0..8).map(q).collect(), true).await;
+        assert_eq!(strategy_position(store, "a").await, d(2), "{be}");
+        assert_eq!(strategy_position(store, "b").await, d(-3), "{be}");
+        let ios = store.instrument_orders("paper", false).await.unwrap();
+        assert_eq!(
+            ios.iter()
+                .map(|io| (
+                    io.order.request.side,
+                    io.order.request.quantity.as_decimal(),
+                    io.order.status
+                ))
+                .collect::<Vec<_>>(),
+            vec![
+                (Side::Buy, d(3), OrderStatus::Filled),
+                (Side::Sell, d(4), OrderStatus::Filled)
+            ],
+            "{be}"
+        );
+        // Sent when the next quote arrived, stamped with the time they were asked for.
+        assert_eq!(ios[0].order.created_at, UnixNanos(T0 + 1_000_000_000));
+        let mut broker =
+            PaperBroker::open(store.clone(), "paper", sim_config(), &[instrument()], 0)
+                .await
+                .unwrap();
+        let broker_pos: Decimal = broker.positions().await.unwrap().iter().map(|p| p.1).sum();
+        assert_eq!(broker_pos, d(-1), "{be}");
+        assert_eq!(report.final_positions[0].1, broker_pos);
+        assert_eq!(
+            seen[0].lock().unwrap().len(),
+            3,
+            "{be}: a: cross, broker fill, broker fill"
+        );
     }
 }
