@@ -263,3 +263,59 @@ impl Collector for AlpacaCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The market data crate decides on retries from its own error: the
+    /// adapter's retryable failures must stay retryable through the mapping.
+    #[test]
+    fn test_error_mapping_keeps_retryability_and_the_place() {
+        let t: tessera_data::Error = Error::Transport {
+            what: "GET /v2/stocks/{symbol}/bars".into(),
+            reason: "timed out".into(),
+        }
+        .into();
+        assert!(t.is_retryable());
+        assert!(t.to_string().contains("/v2/stocks/{symbol}/bars"), "{t}");
+        let forbidden: tessera_data::Error = Error::Api {
+            what: "GET /v2/stocks/{symbol}/bars".into(),
+            status: 403,
+            code: 0,
+            message: "forbidden".into(),
+        }
+        .into();
+        assert!(!forbidden.is_retryable());
+        let busy: tessera_data::Error = Error::Api {
+            what: "x".into(),
+            status: 429,
+            code: 0,
+            message: "too many requests".into(),
+        }
+        .into();
+        assert!(busy.is_retryable());
+        let refused: tessera_data::Error = Error::Stream {
+            step: "auth".into(),
+            code: 406,
+            message: "connection limit exceeded".into(),
+        }
+        .into();
+        assert!(refused.is_retryable() && refused.to_string().contains("406"));
+    }
+
+    #[test]
+    fn test_collector_needs_keys_and_a_known_feed() {
+        let clock: Arc<dyn Clock> = Arc::new(tessera_core::SystemClock);
+        let e = AlpacaCollector::new(AlpacaConfig::default(), clock.clone()).unwrap_err();
+        assert!(e.to_string().contains("key_id"), "{e}");
+        let cfg = AlpacaConfig {
+            key_id: "k".into(),
+            secret: "s".into(),
+            feed: "otc".into(),
+            ..AlpacaConfig::default()
+        };
+        let e = AlpacaCollector::new(cfg, clock).unwrap_err();
+        assert!(e.to_string().contains("iex or sip"), "{e}");
+    }
+}
