@@ -708,8 +708,12 @@ async fn serve(inner: Shared, mut socket: WebSocket) {
                 _ => return,
             },
             d = drops.recv() => match d {
-                Ok(Outgoing::Drop | Outgoing::DropData) | Err(_) => return,
-                Ok(Outgoing::Update(_)) => continue,
+                Ok(Outgoing::Drop | Outgoing::DropData)
+                | Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                // Trade updates are not ours; missing some of them (lagging) does not matter here.
+                Ok(Outgoing::Update(_)) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    continue;
+                }
             },
         }
         let now = inner.market.now_at(inner.clock.now());
