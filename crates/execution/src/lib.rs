@@ -23,6 +23,6 @@ pub mod stack;
 pub use broker::{Broker, BrokerEvent, BrokerOrder, MarketUpdate};
 pub use error::{Error, Result};
 pub use generator::{GeneratorConfig, Target, generate_orders};
-pub use reconcile::{Difference, ReconcileReport, reconcile};
 pub use netted::NetRequest;
+pub use reconcile::{Difference, ReconcileReport, reconcile};
 pub use stack::{OrderStack, RecoveryReport};

@@ -90,7 +90,11 @@ pub(crate) const UPSERT_POSITION: &str = "INSERT INTO live_positions (strategy, 
      updated_at = excluded.updated_at";
 
 /// A string id from stored text; a refused value is [`Error::Corrupt`].
-pub(crate) fn id<T>(place: &str, text: &str, new: fn(&str) -> tessera_model::Result<T>) -> Result<T> {
+pub(crate) fn id<T>(
+    place: &str,
+    text: &str,
+    new: fn(&str) -> tessera_model::Result<T>,
+) -> Result<T> {
     new(text).map_err(|e| Error::Corrupt {
         place: place.to_string(),
         reason: format!("{text:?}: {e}"),
