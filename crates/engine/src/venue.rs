@@ -96,4 +96,16 @@ pub trait Venue {
         quote: &Quote,
         out: &mut Vec<VenueEvent>,
     ) -> Result<()>;
+
+    /// The strategies have acted on a quote or on fired timers (bars have
+    /// [`Venue::on_bar_processed`]). A venue that batches what several
+    /// strategies asked for during one event (the live venue nets their
+    /// market orders) sends the batch here instead of at the next market
+    /// event; the default does nothing.
+    ///
+    /// # Errors
+    /// Bookkeeping or transport failures.
+    fn on_event_processed(&mut self, _now: UnixNanos, _out: &mut Vec<VenueEvent>) -> Result<()> {
+        Ok(())
+    }
 }

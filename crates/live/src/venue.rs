@@ -9,8 +9,9 @@
 //! With several strategies on one account ([`TradingVenue::with_strategies`])
 //! market orders are not sent one by one: each is risk-checked and stored as
 //! `created` when the strategy asks, and the event's batch is netted when the
-//! strategies have acted (at `on_bar_processed`, or at the next market event
-//! for orders asked on a quote or a timer) by
+//! strategies have acted (at `on_bar_processed`; for orders asked on a quote
+//! or a timer at `on_event_processed`, and at the latest before the next
+//! market event reaches the broker) by
 //! [`OrderStack::net_and_send`]: crosses are booked internally at the last
 //! price, one instrument order per instrument goes to the broker, and its
 //! fills come back to each strategy's own orders.
@@ -654,5 +655,14 @@ impl<B: Broker> Venue for TradingVenue<B> {
             *l = Some(mid);
         }
         self.market(MarketUpdate::Quote(quote), quote.ts_event, out)
+    }
+
+    fn on_event_processed(
+        &mut self,
+        _now: UnixNanos,
+        out: &mut Vec<VenueEvent>,
+    ) -> tessera_engine::Result<()> {
+        // The strategies of a quote or a timer have acted: net and send what they asked for.
+        self.flush(out)
     }
 }

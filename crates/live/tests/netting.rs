@@ -859,3 +859,106 @@ async fn test_orders_on_quotes_are_netted_at_the_next_event() {
         );
     }
 }
+
+/// `Venue::on_event_processed` (after a quote's or a timer's strategies
+/// acted) nets and sends the batch at once; a limit order is never netted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_on_event_processed_sends_the_batch_and_limit_orders_go_one_to_one() {
+    use tessera_engine::{Venue, VenueEvent};
+    use tessera_strategy::OrderIntent;
+    let inst = instrument();
+    for db in TestDb::all().await {
+        let store = db.store().clone();
+        let be = store.backend();
+        let handle = tokio::runtime::Handle::current();
+        let inst2 = inst.clone();
+        let (events, limit_events, ios, orders) = tokio::task::spawn_blocking(move || {
+            let (broker, stack) = handle.block_on(open(&store));
+            let settings = VenueSettings {
+                capital: cash(),
+                run_prefix: "r1".into(),
+                live_from: UnixNanos(0),
+                halt_on_difference: false,
+                reconcile_every: 0,
+            };
+            let caps = ["a", "b"]
+                .iter()
+                .map(|x| (StrategyId::new(x).unwrap(), cash()))
+                .collect();
+            let mut v = TradingVenue::new(
+                handle.clone(),
+                broker,
+                stack,
+                RiskEngine::new(RiskLimits::default()).unwrap(),
+                settings,
+                UnixNanos(T0),
+            )
+            .unwrap()
+            .with_strategies(caps);
+            v.register(std::slice::from_ref(&inst2)).unwrap();
+            let mut out = Vec::new();
+            let s = series(2);
+            v.on_bar(0, &s.bar(0), &mut out).unwrap();
+            let now = UnixNanos(T0 + MIN);
+            let units = |n: i64| OrderQty::Units(Quantity::new(d(n)).unwrap());
+            v.submit(
+                ClientOrderId::new("a-1").unwrap(),
+                &OrderIntent::market(inst2.id, Side::Buy, units(3)),
+                now,
+                &mut out,
+            )
+            .unwrap();
+            v.submit(
+                ClientOrderId::new("b-1").unwrap(),
+                &OrderIntent::market(inst2.id, Side::Sell, units(1)),
+                now,
+                &mut out,
+            )
+            .unwrap();
+            assert!(
+                out.is_empty(),
+                "nothing sent while the strategies act: {out:?}"
+            );
+            v.on_event_processed(now, &mut out).unwrap();
+            let events = std::mem::take(&mut out);
+            let limit = Price::new(Decimal::from(5_000)).unwrap();
+            v.submit(
+                ClientOrderId::new("b-2").unwrap(),
+                &OrderIntent::limit(inst2.id, Side::Buy, units(1), limit),
+                now,
+                &mut out,
+            )
+            .unwrap();
+            let limit_events = std::mem::take(&mut out);
+            let ios = handle
+                .block_on(store.instrument_orders("paper", false))
+                .unwrap();
+            let orders = handle.block_on(store.orders(None)).unwrap();
+            (events, limit_events, ios, orders)
+        })
+        .await
+        .unwrap();
+        // The engine hears of the cross under its own ids, then of the acknowledgements.
+        let fills: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                VenueEvent::Fill { fill, .. } => Some(fill.client_order_id.to_string()),
+                VenueEvent::Update(_) => None,
+            })
+            .collect();
+        assert_eq!(fills, vec!["a-1", "b-1"], "{be}: {events:?}");
+        assert_eq!(ios.len(), 1, "{be}");
+        assert_eq!(ios[0].order.request.quantity.as_decimal(), d(2));
+        assert_eq!(ios[0].order.status, OrderStatus::Accepted);
+        // The limit order went to the broker itself, at once, under its own id.
+        assert!(
+            limit_events.iter().any(|e| matches!(e, VenueEvent::Update(u) if u.client_order_id.as_str() == "b-2" && u.status == OrderStatus::Accepted)),
+            "{be}: {limit_events:?}"
+        );
+        let b2 = orders
+            .iter()
+            .find(|o| o.order.client_order_id.as_str() == "r1-b-2")
+            .unwrap();
+        assert_eq!(b2.order.status, OrderStatus::Accepted);
+    }
+}
