@@ -80,6 +80,11 @@ struct Slot {
     id: StrategyId,
     strategy: Box<dyn Strategy>,
     next_order: u64,
+    /// The strategy's own book when it trades its own capital beside others
+    /// ([`Engine::add_strategy_with_capital`]); `None` = it sees the account's.
+    book: Option<Ledger>,
+    /// Its orders still working, per instrument.
+    open_orders: Vec<usize>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -130,7 +135,6 @@ pub struct Engine<C: EngineClock, V: Venue> {
     fills: Vec<Fill>,
     /// Which strategy and instrument each open order belongs to.
     order_owner: BTreeMap<ClientOrderId, (usize, usize)>,
-    open_orders: Vec<usize>,
     bar_index: Vec<usize>,
     timers: BinaryHeap<Reverse<(UnixNanos, u64, usize, String)>>,
     timer_seq: u64,
@@ -177,7 +181,6 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             trades: TradeBook::new(),
             fills: Vec::new(),
             order_owner: BTreeMap::new(),
-            open_orders: vec![0; n],
             bar_index: vec![0; n],
             timers: BinaryHeap::new(),
             timer_seq: 0,
@@ -194,12 +197,50 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
     }
 
     /// Add a strategy under `id` (ids prefix its order ids, so keep them unique).
+    /// It sees the account's book: positions, cash and equity of everything
+    /// this engine trades.
     pub fn add_strategy(&mut self, id: StrategyId, strategy: Box<dyn Strategy>) {
         self.slots.push(Slot {
             id,
             strategy,
             next_order: 0,
+            book: None,
+            open_orders: vec![0; self.instruments.len()],
         });
+    }
+
+    /// Add a strategy that trades `capital` of its own beside others on the
+    /// same account: it sees only its own positions, cash and equity (its
+    /// fills, booked from `capital`), so closing "its" position never closes
+    /// another strategy's and fraction-of-equity sizing uses its allocation.
+    /// The account's book, equity curve and trade list still hold everything.
+    ///
+    /// # Errors
+    /// When `capital` is in another currency than the instruments.
+    pub fn add_strategy_with_capital(
+        &mut self,
+        id: StrategyId,
+        strategy: Box<dyn Strategy>,
+        capital: Money,
+    ) -> Result<()> {
+        let book = Ledger::new(capital, self.ledger.leverage(), &self.instruments)?;
+        self.slots.push(Slot {
+            id,
+            strategy,
+            next_order: 0,
+            book: Some(book),
+            open_orders: vec![0; self.instruments.len()],
+        });
+        Ok(())
+    }
+
+    /// The book strategy `id` sees, when it has one of its own.
+    #[must_use]
+    pub fn strategy_book(&self, id: &StrategyId) -> Option<&Ledger> {
+        self.slots
+            .iter()
+            .find(|s| &s.id == id)
+            .and_then(|s| s.book.as_ref())
     }
 
     /// Record each bar's equity point before the strategies act on the bar instead of after.
@@ -252,24 +293,30 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         F: FnOnce(&mut dyn Strategy, &mut Context<'_>) -> tessera_strategy::Result<()>,
     {
         let now = self.clock.now();
-        let slot = &mut self.slots[s];
-        let book = Book {
-            ledger: &self.ledger,
+        let Slot {
+            id,
+            strategy,
+            next_order,
+            book,
+            open_orders,
+        } = &mut self.slots[s];
+        let view = Book {
+            ledger: book.as_ref().unwrap_or(&self.ledger),
             index: &self.index,
-            open_orders: &self.open_orders,
+            open_orders,
         };
         let mut ctx = Context::new(
             now,
-            &slot.id,
-            &book,
+            id,
+            &view,
             history,
             values,
             bar_index,
             &mut self.commands,
-            &mut slot.next_order,
+            next_order,
         );
-        f(slot.strategy.as_mut(), &mut ctx).map_err(|source| Error::Strategy {
-            strategy: slot.id.to_string(),
+        f(strategy.as_mut(), &mut ctx).map_err(|source| Error::Strategy {
+            strategy: id.to_string(),
             source,
         })?;
         if !self.commands.is_empty() {
@@ -292,8 +339,8 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                         .get(&intent.instrument)
                         .copied()
                         .unwrap_or(usize::MAX);
-                    if i != usize::MAX {
-                        self.open_orders[i] += 1;
+                    if let Some(c) = self.slots[s].open_orders.get_mut(i) {
+                        *c += 1;
                     }
                     self.order_owner.insert(id.clone(), (s, i));
                     self.venue.submit(id, &intent, now, &mut events)?;
@@ -323,24 +370,26 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         let mut batch = std::mem::take(events);
         for ev in batch.drain(..) {
             match ev {
+                VenueEvent::Restored {
+                    instrument,
+                    strategy,
+                    fill,
+                } => {
+                    if let Some(slot) = self.slots.iter_mut().find(|s| s.id == strategy)
+                        && let Some(book) = slot.book.as_mut()
+                    {
+                        book.apply_fill(instrument, &fill)?;
+                    }
+                    self.book_fill(instrument, &fill)?;
+                    self.fills.push(fill);
+                }
                 VenueEvent::Fill { instrument, fill } => {
-                    self.ledger.apply_fill(instrument, &fill)?;
-                    let mult = self
-                        .instruments
-                        .get(instrument)
-                        .map_or(Decimal::ONE, |i| i.multiplier);
-                    let bar = self.bar_index[instrument].saturating_sub(1);
-                    self.trades.on_fill(
-                        fill.instrument,
-                        fill.side,
-                        fill.quantity,
-                        fill.price,
-                        fill.commission.amount,
-                        fill.ts_event,
-                        bar,
-                        mult,
-                    )?;
-                    if let Some(&(s, _)) = self.order_owner.get(&fill.client_order_id) {
+                    let owner = self.order_owner.get(&fill.client_order_id).map(|&(s, _)| s);
+                    if let Some(book) = owner.and_then(|s| self.slots[s].book.as_mut()) {
+                        book.apply_fill(instrument, &fill)?;
+                    }
+                    let bar = self.book_fill(instrument, &fill)?;
+                    if let Some(s) = owner {
                         let f = fill.clone();
                         self.call(s, &NoHistory, BarValues::default(), bar, |st, ctx| {
                             st.on_fill(ctx, &f)
@@ -351,8 +400,8 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                 VenueEvent::Update(u) => {
                     let owner = self.order_owner.get(&u.client_order_id).copied();
                     if u.status.is_terminal() {
-                        if let Some((_, i)) = owner
-                            && let Some(c) = self.open_orders.get_mut(i)
+                        if let Some((s, i)) = owner
+                            && let Some(c) = self.slots[s].open_orders.get_mut(i)
                         {
                             *c = c.saturating_sub(1);
                         }
@@ -384,6 +433,32 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         Ok(())
     }
 
+    /// Book a fill in the account's ledger and trade list; returns the bar index it belongs to.
+    fn book_fill(&mut self, instrument: usize, fill: &Fill) -> Result<usize> {
+        self.ledger.apply_fill(instrument, fill)?;
+        let mult = self
+            .instruments
+            .get(instrument)
+            .map_or(Decimal::ONE, |i| i.multiplier);
+        let bar = self
+            .bar_index
+            .get(instrument)
+            .map_or(0, |b| b.saturating_sub(1));
+        self.trades.on_fill(
+            fill.instrument,
+            fill.side,
+            fill.quantity,
+            fill.price,
+            fill.commission.amount,
+            fill.ts_event,
+            bar,
+            mult,
+        )?;
+        Ok(bar)
+    }
+
+    /// Fire the timers due by `until`, in time order; after the timers of one instant the
+    /// venue hears that the strategies are done ([`Venue::on_event_processed`]).
     fn fire_timers(&mut self, until: UnixNanos) -> Result<()> {
         while let Some(Reverse((at, _, _, _))) = self.timers.peek() {
             if *at > until {
@@ -397,6 +472,26 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             self.call(s, &NoHistory, BarValues::default(), 0, |st, ctx| {
                 st.on_timer(ctx, &t)
             })?;
+            let same_instant = self
+                .timers
+                .peek()
+                .is_some_and(|Reverse((next, ..))| *next == at);
+            if !same_instant {
+                self.event_processed(at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tell the venue the strategies have acted on a quote or timers, and handle what it reports.
+    fn event_processed(&mut self, now: UnixNanos) -> Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        self.venue.on_event_processed(now, &mut events)?;
+        if !events.is_empty() {
+            self.handle_venue_events(&mut events)?;
+        }
+        if self.events.capacity() < events.capacity() {
+            self.events = events;
         }
         Ok(())
     }
@@ -417,6 +512,11 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             self.handle_venue_events(events)?;
         }
         self.ledger.mark(i, bar.close, values.close);
+        for slot in &mut self.slots {
+            if let Some(book) = slot.book.as_mut() {
+                book.mark(i, bar.close, values.close);
+            }
+        }
         let early = self
             .equity_before_strategies
             .then(|| self.ledger.equity_f64());
@@ -530,7 +630,13 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                     self.handle_venue_events(&mut events)?;
                 }
                 let mid = tessera_model::Price::new(quote.mid())?;
-                self.ledger.mark(i, mid, mid.to_f64());
+                let mid_f64 = mid.to_f64();
+                self.ledger.mark(i, mid, mid_f64);
+                for slot in &mut self.slots {
+                    if let Some(book) = slot.book.as_mut() {
+                        book.mark(i, mid, mid_f64);
+                    }
+                }
                 for s in 0..self.slots.len() {
                     self.call(
                         s,
@@ -540,6 +646,7 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                         |st, ctx| st.on_quote(ctx, &quote),
                     )?;
                 }
+                self.event_processed(t)?;
             }
         }
         self.step_events = events;

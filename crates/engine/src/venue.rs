@@ -1,7 +1,7 @@
 //! The venue seam: where orders go and fills come from.
 
 use tessera_core::UnixNanos;
-use tessera_model::{Bar, ClientOrderId, Fill, Instrument, Quote};
+use tessera_model::{Bar, ClientOrderId, Fill, Instrument, Quote, StrategyId};
 use tessera_strategy::{OrderIntent, OrderModify, OrderUpdate};
 
 use crate::error::Result;
@@ -15,6 +15,18 @@ pub enum VenueEvent {
     Fill {
         /// Index of the instrument in [`Venue::register`]'s list.
         instrument: usize,
+        /// The execution.
+        fill: Fill,
+    },
+    /// A fill booked before this engine started (a restart), replayed so the
+    /// books continue where they stopped: the account's book and trade list
+    /// take it, and so does `strategy`'s own book when it has one; no strategy
+    /// callback runs.
+    Restored {
+        /// Index of the instrument.
+        instrument: usize,
+        /// The strategy whose order filled.
+        strategy: StrategyId,
         /// The execution.
         fill: Fill,
     },

@@ -238,6 +238,8 @@ impl PaperBroker {
                     self.book.fills.push(fill.clone());
                     out.push(BrokerEvent::Fill(fill));
                 }
+                // The simulator only reports fills of orders it executes now.
+                VenueEvent::Restored { .. } => {}
                 VenueEvent::Update(u) => {
                     let id = u.client_order_id.clone();
                     let event = match u.status {

@@ -136,8 +136,9 @@ impl<B: Broker> TradingVenue<B> {
             to_engine: BTreeMap::new(),
             replay: fills
                 .into_iter()
-                .map(|f| VenueEvent::Fill {
+                .map(|f| VenueEvent::Restored {
                     instrument: usize::MAX,
+                    strategy: f.strategy,
                     fill: f.fill,
                 })
                 .collect(),
@@ -327,11 +328,12 @@ impl<B: Broker> TradingVenue<B> {
         self.flush(out)?;
         if !self.replay.is_empty() {
             for ev in std::mem::take(&mut self.replay) {
-                if let VenueEvent::Fill { fill, .. } = ev
+                if let VenueEvent::Restored { strategy, fill, .. } = ev
                     && let Some(&i) = self.index.get(&fill.instrument)
                 {
-                    out.push(VenueEvent::Fill {
+                    out.push(VenueEvent::Restored {
                         instrument: i,
+                        strategy,
                         fill,
                     });
                 }

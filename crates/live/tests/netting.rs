@@ -943,7 +943,7 @@ async fn test_on_event_processed_sends_the_batch_and_limit_orders_go_one_to_one(
             .iter()
             .filter_map(|e| match e {
                 VenueEvent::Fill { fill, .. } => Some(fill.client_order_id.to_string()),
-                VenueEvent::Update(_) => None,
+                VenueEvent::Update(_) | VenueEvent::Restored { .. } => None,
             })
             .collect();
         assert_eq!(fills, vec!["a-1", "b-1"], "{be}: {events:?}");

@@ -344,12 +344,18 @@ async fn drive<B: Broker + 'static, C: Collector>(
     let engine_thread = std::thread::spawn(move || -> Result<tessera_engine::EngineReport> {
         let mut venue = TradingVenue::new(handle, broker, stack, risk, settings, start)?;
         if caps.len() > 1 {
-            venue = venue.with_strategies(caps);
+            venue = venue.with_strategies(caps.clone());
         }
         let clock = SimClock::new(start);
         let mut engine = Engine::new(clock, venue, insts.clone(), total, Decimal::ONE)?;
         for (id, strategy) in slots {
-            engine.add_strategy(id, strategy);
+            // Beside others, each strategy sees only its own positions and capital.
+            match caps.get(&id) {
+                Some(cap) if caps.len() > 1 => {
+                    engine.add_strategy_with_capital(id, strategy, *cap)?;
+                }
+                _ => engine.add_strategy(id, strategy),
+            }
         }
         let mut source = LiveSource::new(insts, rx, warmup + 10);
         Ok(engine.run(&mut source)?)
