@@ -70,15 +70,21 @@ fn round_to_grid(
             format!("grid step {step} must be positive"),
         ));
     }
-    let units = value
-        .checked_div(step)
-        .ok_or_else(|| Error::Overflow(format!("{value} / {step}")))?;
     let strategy = match mode {
         RoundingMode::Nearest => RoundingStrategy::MidpointAwayFromZero,
         RoundingMode::Down => RoundingStrategy::ToNegativeInfinity,
         RoundingMode::Up => RoundingStrategy::ToPositiveInfinity,
         RoundingMode::TowardZero => RoundingStrategy::ToZero,
     };
+    if step == Decimal::ONE {
+        // Whole units (the default lot): no division; same result as the general path.
+        let mut out = value.round_dp_with_strategy(0, strategy);
+        out.rescale(step.scale());
+        return Ok(out);
+    }
+    let units = value
+        .checked_div(step)
+        .ok_or_else(|| Error::Overflow(format!("{value} / {step}")))?;
     let whole = units.round_dp_with_strategy(0, strategy);
     let mut out = whole
         .checked_mul(step)
@@ -645,6 +651,26 @@ mod tests {
                 let r = qty.round_to_lot(lot, RoundingMode::TowardZero).unwrap();
                 prop_assert!(r <= qty && r.is_on_lot(lot));
                 prop_assert!(qty.as_decimal() - r.as_decimal() < lot.as_decimal());
+            }
+
+            #[test]
+            fn test_round_to_whole_lots_equals_the_general_grid_path(m in -1_000_000_000_000i64..1_000_000_000_000, scale in 0u32..10, one_scale in 0u32..4, mode in 0usize..4) {
+                // A lot of 1 (written `1`, `1.0`, …) takes a fast path; it must agree with
+                // dividing by a step, rounding and multiplying back, scale included.
+                let value = Decimal::new(m, scale);
+                let one = Decimal::new(10i64.pow(one_scale), one_scale);
+                let mode = [RoundingMode::Nearest, RoundingMode::Down, RoundingMode::Up, RoundingMode::TowardZero][mode];
+                let fast = round_to_grid("lot size", value, one, mode).unwrap();
+                let strategy = match mode {
+                    RoundingMode::Nearest => RoundingStrategy::MidpointAwayFromZero,
+                    RoundingMode::Down => RoundingStrategy::ToNegativeInfinity,
+                    RoundingMode::Up => RoundingStrategy::ToPositiveInfinity,
+                    RoundingMode::TowardZero => RoundingStrategy::ToZero,
+                };
+                let mut general = (value / one).round_dp_with_strategy(0, strategy) * one;
+                general.rescale(one.scale().max(general.normalize().scale()));
+                prop_assert_eq!(fast, general);
+                prop_assert_eq!(fast.scale(), general.scale());
             }
 
             #[test]

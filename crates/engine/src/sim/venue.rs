@@ -119,7 +119,7 @@ impl SimVenue {
         Ok(())
     }
 
-    fn slip(&self, side: Side, price: Decimal, inst: &Instrument) -> Decimal {
+    fn slip(&self, side: Side, price: Decimal, tick: Price) -> Decimal {
         let s = match side {
             Side::Buy => Decimal::ONE,
             Side::Sell => Decimal::NEGATIVE_ONE,
@@ -127,7 +127,7 @@ impl SimVenue {
         match self.config.slippage {
             Slippage::None => price,
             Slippage::Bps(bps) => price * (Decimal::ONE + s * bps / Decimal::from(10_000)),
-            Slippage::Ticks(n) => price + s * Decimal::from(n) * inst.tick_size.as_decimal(),
+            Slippage::Ticks(n) => price + s * Decimal::from(n) * tick.as_decimal(),
         }
     }
 
@@ -142,22 +142,24 @@ impl SimVenue {
         out: &mut Vec<VenueEvent>,
     ) -> Result<bool> {
         let i = self.orders[k].instrument;
-        let inst = self.instruments[i].clone();
+        // Copies of the few fields needed (an `Instrument` clone allocates its time zone).
+        let (mult, lot, tick) = {
+            let inst = &self.instruments[i];
+            (inst.multiplier, inst.lot_size, inst.tick_size)
+        };
         let side = self.orders[k].intent.side;
         let px = if slippage {
-            self.slip(side, price, &inst)
+            self.slip(side, price, tick)
         } else {
             price
         };
         let price = Price::new(px)?;
-        let mult = inst.multiplier;
         let Some(ledger) = self.ledger.as_mut() else {
             return Err(Error::Venue("no instruments registered".into()));
         };
         // The venue-side account needs the exact mark only (margin checks).
         ledger.mark(i, price, 0.0);
         let pos = ledger.quantity(i);
-        let lot = inst.lot_size;
         let round = |q: Decimal| -> Result<Decimal> {
             let q = q.max(Decimal::ZERO).round_dp_with_strategy(
                 tessera_model::numbers::MAX_SCALE,
