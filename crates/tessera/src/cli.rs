@@ -526,7 +526,7 @@ pub(crate) enum DataCommand {
 pub(crate) struct DataAddArgs {
     /// Ticker on the venue, e.g. BTCUSDT.
     pub(crate) symbol: String,
-    /// Venue: binance, sim (the offline simulated market) or the [venues.eod] venue.
+    /// Venue: binance, binanceus, alpaca, sim (the offline simulated market) or the [venues.eod] venue.
     #[arg(long, default_value = "sim")]
     pub(crate) venue: String,
     /// Candle interval collected.

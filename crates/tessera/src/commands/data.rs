@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
+use tessera_alpaca::AlpacaCollector;
 use tessera_core::{Clock, SystemClock, TimeRange, UnixNanos};
 use tessera_data::BackfillReport;
 use tessera_data::binance::{BinanceCollector, BinanceSettings};
@@ -98,6 +99,16 @@ fn sim_collector(ctx: &Ctx, resume: Option<UnixNanos>) -> Result<SimCollector> {
     )?)
 }
 
+/// Alpaca's Market Data API (`[brokers.alpaca] data_url, feed, key_id,
+/// secret`): the same bars `trade --venue alpaca` warms up on, so they can be
+/// collected ahead of a run and kept for backtests.
+fn alpaca_collector(ctx: &Ctx) -> Result<AlpacaCollector> {
+    Ok(AlpacaCollector::new(
+        ctx.config.brokers.alpaca.to_alpaca(),
+        clock(),
+    )?)
+}
+
 fn eod_collector(ctx: &Ctx) -> Result<HttpCsvCollector> {
     let e = &ctx.config.venues.eod;
     let venue = Venue::new(&e.venue)?;
@@ -123,12 +134,15 @@ macro_rules! with_collector {
         } else if venue == "binance" || venue == "binanceus" {
             let $c = Arc::new(binance_collector($ctx, venue)?);
             $body
+        } else if venue == tessera_alpaca::market::VENUE {
+            let $c = Arc::new(alpaca_collector($ctx)?);
+            $body
         } else if venue == $ctx.config.venues.eod.venue {
             let $c = Arc::new(eod_collector($ctx)?);
             $body
         } else {
             bail!(
-                "no collector for venue {venue:?}: use binance, binanceus, sim or the [venues.eod] venue ({}); \
+                "no collector for venue {venue:?}: use binance, binanceus, alpaca, sim or the [venues.eod] venue ({}); \
                  other data comes in with `tessera data import`",
                 $ctx.config.venues.eod.venue
             )
