@@ -17,6 +17,6 @@ mod source;
 mod venue;
 
 pub use error::{Error, Result};
-pub use paper::PaperBroker;
+pub use paper::{PaperBroker, RECENT_FILLS};
 pub use source::LiveSource;
 pub use venue::{TradingVenue, VenueSettings};

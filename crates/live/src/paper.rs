@@ -9,8 +9,15 @@
 //! booking in the order stack is healed by [`Broker::fills_since`] at
 //! recovery. A book stored by older versions as one JSON value under
 //! `paper:<account>` is moved into the rows on open.
+//!
+//! Memory stays bounded however long the account trades: only working
+//! orders and the newest fills ([`RECENT_FILLS`]) are held. Older fills and
+//! finished orders are read back from the store (`fills_since` from before
+//! the window, `lookup` of a finished order, the duplicate check of a client
+//! order id not seen recently); on open the history is paged through once to
+//! rebuild positions and cash.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -27,11 +34,48 @@ use tessera_strategy::{OrderIntent, OrderModify, OrderQty};
 
 use crate::error::{Error, Result};
 
+/// Fills a paper broker keeps in memory by default: enough for the order
+/// stack's recovery after a short outage to be answered without the store.
+pub const RECENT_FILLS: usize = 1_024;
+
+/// Fills read per query when the history is paged through on open.
+const PAGE: u32 = 5_000;
+
+/// The book as older versions stored it (one JSON value); read only to move it into rows.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Book {
+struct LegacyBook {
     next_trade: u64,
     fills: Vec<Fill>,
     open: Vec<Order>,
+}
+
+/// What the broker holds in memory.
+#[derive(Clone, Debug, Default)]
+struct Book {
+    /// Sequence number of the newest fill (the paper trade counter).
+    next_trade: u64,
+    /// The newest fills with their sequence numbers, oldest first; at most `cap`.
+    recent: VecDeque<(u64, Fill)>,
+    /// Newest execution time among fills not in `recent` (dropped from it, or
+    /// older than it on open): a `fills_since` after it is answered from memory.
+    dropped_until: Option<UnixNanos>,
+    /// Working orders, in the order they were sent.
+    open: Vec<Order>,
+}
+
+impl Book {
+    /// Remember `fill` (sequence `seq`) among the recent ones, dropping the oldest past `cap`.
+    fn remember(&mut self, seq: u64, fill: Fill, cap: usize) {
+        self.recent.push_back((seq, fill));
+        while self.recent.len() > cap {
+            if let Some((_, old)) = self.recent.pop_front() {
+                self.dropped_until = Some(
+                    self.dropped_until
+                        .map_or(old.ts_event, |t| t.max(old.ts_event)),
+                );
+            }
+        }
+    }
 }
 
 /// The paper broker.
@@ -39,16 +83,17 @@ struct Book {
 pub struct PaperBroker {
     store: Store,
     account: String,
-    /// Fills not stored yet, with their sequence numbers.
+    /// Fills not stored yet, with their sequence numbers (empty between steps
+    /// unless storing failed).
     new_fills: Vec<(u64, Fill)>,
     /// Orders whose row must be written (still working) or deleted (finished).
     touched: BTreeSet<ClientOrderId>,
-    /// Orders with at least one fill (a resend of one is refused without scanning every fill).
-    filled_ids: BTreeSet<ClientOrderId>,
     sim: SimVenue,
     instruments: Vec<Instrument>,
     index: BTreeMap<InstrumentId, usize>,
     book: Book,
+    /// Most fills kept in `book.recent`.
+    recent_cap: usize,
     cash: Money,
     /// Extra delay before an order reaches the simulated market, in nanoseconds of market time.
     latency: i64,
@@ -68,53 +113,53 @@ fn intent(order: &Order, quantity: Quantity) -> OrderIntent {
     }
 }
 
-/// Read the book of `account`: its rows, or a legacy single JSON value (moved into rows).
-async fn load_book(store: &Store, account: &str) -> Result<Book> {
+/// Move a book stored by older versions as one JSON value under
+/// `paper:<account>` into the per-row tables (only when there are no rows yet).
+async fn migrate_legacy(store: &Store, account: &str) -> Result<()> {
     let bad = |key: &str, e: &dyn std::fmt::Display| Error::PaperState {
         key: key.to_string(),
         reason: e.to_string(),
     };
-    let (fill_rows, order_rows) = store.paper_book(account).await?;
     let legacy_key = format!("paper:{account}");
-    if fill_rows.is_empty()
-        && order_rows.is_empty()
-        && let Some(text) = store.state(&legacy_key).await?
+    let Some(text) = store.state(&legacy_key).await? else {
+        return Ok(());
+    };
+    if !store.paper_fills_after(account, 0, 1).await?.is_empty()
+        || !store.paper_open_orders(account).await?.is_empty()
     {
-        let book: Book = serde_json::from_str(&text).map_err(|e| bad(&legacy_key, &e))?;
-        let first = book.next_trade.saturating_sub(book.fills.len() as u64);
-        let mut change = PaperBookChange::default();
-        for (k, f) in book.fills.iter().enumerate() {
-            change.fills.push(PaperFillRow {
-                seq: i64::try_from(first + k as u64 + 1).map_err(|e| bad(&legacy_key, &e))?,
-                client_order_id: f.client_order_id.to_string(),
-                ts_event: f.ts_event.0,
-                body: serde_json::to_string(f).map_err(|e| bad(&legacy_key, &e))?,
-            });
-        }
-        for o in &book.open {
-            change.upsert.push((
-                o.client_order_id.to_string(),
-                serde_json::to_string(o).map_err(|e| bad(&legacy_key, &e))?,
-            ));
-        }
-        store.paper_book_apply(account, &change).await?;
-        store.delete_state(&legacy_key).await?;
-        return Ok(book);
+        return Ok(());
     }
-    let mut book = Book::default();
-    for r in fill_rows {
-        book.next_trade = book.next_trade.max(u64::try_from(r.seq).unwrap_or(0));
-        book.fills
-            .push(serde_json::from_str(&r.body).map_err(|e| bad("paper_fills", &e))?);
+    let book: LegacyBook = serde_json::from_str(&text).map_err(|e| bad(&legacy_key, &e))?;
+    let first = book.next_trade.saturating_sub(book.fills.len() as u64);
+    let mut change = PaperBookChange::default();
+    for (k, f) in book.fills.iter().enumerate() {
+        change.fills.push(PaperFillRow {
+            seq: i64::try_from(first + k as u64 + 1).map_err(|e| bad(&legacy_key, &e))?,
+            client_order_id: f.client_order_id.to_string(),
+            ts_event: f.ts_event.0,
+            body: serde_json::to_string(f).map_err(|e| bad(&legacy_key, &e))?,
+        });
     }
-    for (_, body) in order_rows {
-        book.open
-            .push(serde_json::from_str(&body).map_err(|e| bad("paper_orders", &e))?);
+    for o in &book.open {
+        change.upsert.push((
+            o.client_order_id.to_string(),
+            serde_json::to_string(o).map_err(|e| bad(&legacy_key, &e))?,
+        ));
     }
-    // Stored in client-order-id order; keep the order they were sent in.
-    book.open
-        .sort_by_key(|o: &Order| (o.created_at, o.client_order_id.clone()));
-    Ok(book)
+    store.paper_book_apply(account, &change).await?;
+    store.delete_state(&legacy_key).await?;
+    Ok(())
+}
+
+/// A stored fill row, read back.
+fn parse_fill(r: &PaperFillRow) -> Result<(u64, Fill)> {
+    let bad = |e: &dyn std::fmt::Display| Error::PaperState {
+        key: "paper_fills".into(),
+        reason: e.to_string(),
+    };
+    let seq = u64::try_from(r.seq).map_err(|e| bad(&e))?;
+    let fill: Fill = serde_json::from_str(&r.body).map_err(|e| bad(&e))?;
+    Ok((seq, fill))
 }
 
 fn broker_err(e: impl std::fmt::Display) -> tessera_execution::Error {
@@ -137,7 +182,7 @@ impl PaperBroker {
         instruments: &[Instrument],
         latency_nanos: i64,
     ) -> Result<Self> {
-        let book = load_book(&store, account).await?;
+        migrate_legacy(&store, account).await?;
         let cash = config.cash;
         let mut sim = SimVenue::new(config);
         sim.register(instruments)?;
@@ -146,25 +191,46 @@ impl PaperBroker {
             .enumerate()
             .map(|(i, x)| (x.id, i))
             .collect();
-        for f in &book.fills {
-            if let Some(&i) = index.get(&f.instrument) {
-                sim.restore_fill(i, f)?;
+        // Positions and cash are rebuilt from the whole history, a page at a
+        // time; only the newest fills stay.
+        let recent_cap = RECENT_FILLS;
+        let mut book = Book::default();
+        let mut after = 0_i64;
+        loop {
+            let page = store.paper_fills_after(account, after, PAGE).await?;
+            for r in &page {
+                let (seq, fill) = parse_fill(r)?;
+                if let Some(&i) = index.get(&fill.instrument) {
+                    sim.restore_fill(i, &fill)?;
+                }
+                book.next_trade = book.next_trade.max(seq);
+                book.remember(seq, fill, recent_cap);
+            }
+            match page.last() {
+                Some(r) if page.len() == PAGE as usize => after = r.seq,
+                _ => break,
             }
         }
+        for (_, body) in store.paper_open_orders(account).await? {
+            book.open
+                .push(serde_json::from_str(&body).map_err(|e| Error::PaperState {
+                    key: "paper_orders".into(),
+                    reason: e.to_string(),
+                })?);
+        }
+        // Stored in client-order-id order; keep the order they were sent in.
+        book.open
+            .sort_by_key(|o: &Order| (o.created_at, o.client_order_id.clone()));
         let mut me = Self {
             store,
             account: account.to_string(),
             new_fills: Vec::new(),
             touched: BTreeSet::new(),
-            filled_ids: book
-                .fills
-                .iter()
-                .map(|f| f.client_order_id.clone())
-                .collect(),
             sim,
             instruments: instruments.to_vec(),
             index,
             book,
+            recent_cap,
             cash,
             latency: latency_nanos.max(0),
             delayed: Vec::new(),
@@ -233,9 +299,9 @@ impl PaperBroker {
                         o.filled_quantity = o.filled_quantity.checked_add(fill.quantity)?;
                     }
                     self.touched.insert(fill.client_order_id.clone());
-                    self.filled_ids.insert(fill.client_order_id.clone());
                     self.new_fills.push((self.book.next_trade, fill.clone()));
-                    self.book.fills.push(fill.clone());
+                    self.book
+                        .remember(self.book.next_trade, fill.clone(), self.recent_cap);
                     out.push(BrokerEvent::Fill(fill));
                 }
                 // The simulator only reports fills of orders it executes now.
@@ -308,6 +374,86 @@ impl PaperBroker {
     }
 }
 
+impl PaperBroker {
+    /// Keep at most `cap` (at least 1) fills in memory instead of
+    /// [`RECENT_FILLS`]; older ones are read from the store when asked for.
+    #[must_use]
+    pub fn with_recent_fills(mut self, cap: usize) -> Self {
+        self.recent_cap = cap.max(1);
+        while self.book.recent.len() > self.recent_cap {
+            if let Some((_, old)) = self.book.recent.pop_front() {
+                self.book.dropped_until = Some(
+                    self.book
+                        .dropped_until
+                        .map_or(old.ts_event, |t| t.max(old.ts_event)),
+                );
+            }
+        }
+        self
+    }
+
+    /// Fills held in memory now (recent ones and any not stored yet): what
+    /// the bound on memory is about.
+    #[must_use]
+    pub fn fills_in_memory(&self) -> usize {
+        self.book.recent.len() + self.new_fills.len()
+    }
+
+    /// Whether the broker has seen `id`: working, or filled (recently, or
+    /// earlier according to the store). Checked in memory first; the store is
+    /// asked only when fills have left memory.
+    async fn seen(&self, id: &ClientOrderId) -> tessera_execution::Result<bool> {
+        if self.book.open.iter().any(|o| &o.client_order_id == id)
+            || self
+                .book
+                .recent
+                .iter()
+                .any(|(_, f)| &f.client_order_id == id)
+            || self.new_fills.iter().any(|(_, f)| &f.client_order_id == id)
+        {
+            return Ok(true);
+        }
+        if self.book.dropped_until.is_none() {
+            // Every fill of the account is in memory.
+            return Ok(false);
+        }
+        self.store
+            .paper_order_filled(&self.account, id.as_str())
+            .await
+            .map_err(broker_err)
+    }
+
+    /// Every fill of order `id`, in execution order.
+    async fn fills_of(&self, id: &ClientOrderId) -> tessera_execution::Result<Vec<Fill>> {
+        let rows = self
+            .store
+            .paper_fills_of(&self.account, id.as_str())
+            .await
+            .map_err(broker_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(parse_fill(r).map_err(broker_err)?);
+        }
+        self.with_unsaved(out, |f| &f.client_order_id == id)
+    }
+
+    /// `stored` (sequence order) plus the fills not stored yet that `keep` selects.
+    fn with_unsaved(
+        &self,
+        mut stored: Vec<(u64, Fill)>,
+        keep: impl Fn(&Fill) -> bool,
+    ) -> tessera_execution::Result<Vec<Fill>> {
+        let newest = stored.last().map_or(0, |(seq, _)| *seq);
+        stored.extend(
+            self.new_fills
+                .iter()
+                .filter(|(seq, f)| *seq > newest && keep(f))
+                .cloned(),
+        );
+        Ok(stored.into_iter().map(|(_, f)| f).collect())
+    }
+}
+
 impl Broker for PaperBroker {
     fn name(&self) -> &str {
         "paper"
@@ -318,13 +464,7 @@ impl Broker for PaperBroker {
         order: &Order,
         now: UnixNanos,
     ) -> tessera_execution::Result<Vec<BrokerEvent>> {
-        if self
-            .book
-            .open
-            .iter()
-            .any(|o| o.client_order_id == order.client_order_id)
-            || self.filled_ids.contains(&order.client_order_id)
-        {
+        if self.seen(&order.client_order_id).await? {
             // A broker refuses a client order id it has seen: a resend after a crash is harmless.
             return Ok(vec![BrokerEvent::Rejected {
                 id: order.client_order_id.clone(),
@@ -427,12 +567,7 @@ impl Broker for PaperBroker {
             return Ok(Some(o));
         }
         // Finished orders leave only their fills in the book.
-        let fills: Vec<&Fill> = self
-            .book
-            .fills
-            .iter()
-            .filter(|f| &f.client_order_id == id)
-            .collect();
+        let fills = self.fills_of(id).await?;
         let Some(first) = fills.first() else {
             return Ok(None);
         };
@@ -450,13 +585,26 @@ impl Broker for PaperBroker {
     }
 
     async fn fills_since(&mut self, since: UnixNanos) -> tessera_execution::Result<Vec<Fill>> {
-        Ok(self
-            .book
-            .fills
-            .iter()
-            .filter(|f| f.ts_event >= since)
-            .cloned()
-            .collect())
+        if self.book.dropped_until.is_none_or(|t| t < since) {
+            // Every fill at or after `since` is still in memory.
+            return Ok(self
+                .book
+                .recent
+                .iter()
+                .filter(|(_, f)| f.ts_event >= since)
+                .map(|(_, f)| f.clone())
+                .collect());
+        }
+        let rows = self
+            .store
+            .paper_fills_since(&self.account, since.0)
+            .await
+            .map_err(broker_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(parse_fill(r).map_err(broker_err)?);
+        }
+        self.with_unsaved(out, |f| f.ts_event >= since)
     }
 
     async fn positions(&mut self) -> tessera_execution::Result<Vec<(InstrumentId, Decimal)>> {

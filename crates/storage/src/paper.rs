@@ -40,6 +40,15 @@ impl PaperBookChange {
     }
 }
 
+fn fill_row((seq, client_order_id, ts_event, body): (i64, String, i64, String)) -> PaperFillRow {
+    PaperFillRow {
+        seq,
+        client_order_id,
+        ts_event,
+        body,
+    }
+}
+
 impl Store {
     /// The book of paper `account`: fills in sequence order and working orders.
     ///
@@ -74,6 +83,106 @@ impl Store {
                     .collect(),
                 orders,
             ))
+        })
+    }
+
+    /// Up to `limit` fills of `account` after sequence number `after_seq`, in
+    /// sequence order: the paper broker pages through its history on open
+    /// instead of holding all of it at once.
+    ///
+    /// # Errors
+    /// [`crate::Error::Database`].
+    pub async fn paper_fills_after(
+        &self,
+        account: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<PaperFillRow>> {
+        on_pool!(self, |p| {
+            let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+                "SELECT seq, client_order_id, ts_event, body FROM paper_fills \
+                 WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(account)
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().map(fill_row).collect())
+        })
+    }
+
+    /// Fills of `account` executed at or after `since` (nanoseconds), in
+    /// sequence order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Database`].
+    pub async fn paper_fills_since(&self, account: &str, since: i64) -> Result<Vec<PaperFillRow>> {
+        on_pool!(self, |p| {
+            let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+                "SELECT seq, client_order_id, ts_event, body FROM paper_fills \
+                 WHERE account = $1 AND ts_event >= $2 ORDER BY seq",
+            )
+            .bind(account)
+            .bind(since)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().map(fill_row).collect())
+        })
+    }
+
+    /// Fills of one order of `account`, in sequence order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Database`].
+    pub async fn paper_fills_of(
+        &self,
+        account: &str,
+        client_order_id: &str,
+    ) -> Result<Vec<PaperFillRow>> {
+        on_pool!(self, |p| {
+            let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+                "SELECT seq, client_order_id, ts_event, body FROM paper_fills \
+                 WHERE account = $1 AND client_order_id = $2 ORDER BY seq",
+            )
+            .bind(account)
+            .bind(client_order_id)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.into_iter().map(fill_row).collect())
+        })
+    }
+
+    /// Whether an order of `account` has any fill (a resent client order id).
+    ///
+    /// # Errors
+    /// [`crate::Error::Database`].
+    pub async fn paper_order_filled(&self, account: &str, client_order_id: &str) -> Result<bool> {
+        on_pool!(self, |p| {
+            let hit: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM paper_fills WHERE account = $1 AND client_order_id = $2 LIMIT 1",
+            )
+            .bind(account)
+            .bind(client_order_id)
+            .fetch_optional(p)
+            .await?;
+            Ok(hit.is_some())
+        })
+    }
+
+    /// The working orders of `account`: (client order id, serialised order).
+    ///
+    /// # Errors
+    /// [`crate::Error::Database`].
+    pub async fn paper_open_orders(&self, account: &str) -> Result<Vec<(String, String)>> {
+        on_pool!(self, |p| {
+            let orders: Vec<(String, String)> = sqlx::query_as(
+                "SELECT client_order_id, body FROM paper_orders WHERE account = $1 ORDER BY client_order_id",
+            )
+            .bind(account)
+            .fetch_all(p)
+            .await?;
+            Ok(orders)
         })
     }
 
@@ -173,6 +282,30 @@ mod tests {
             assert_eq!(s.paper_book("a").await.unwrap().1.len(), 1);
             // Accounts are separate.
             assert_eq!(s.paper_book("b").await.unwrap(), (vec![], vec![]));
+            // Reads by page, by time and by order.
+            assert_eq!(s.paper_fills_after("a", 0, 1).await.unwrap(), vec![fill(1)]);
+            assert_eq!(
+                s.paper_fills_after("a", 1, 10).await.unwrap(),
+                vec![fill(2)]
+            );
+            assert!(s.paper_fills_after("a", 2, 10).await.unwrap().is_empty());
+            assert_eq!(s.paper_fills_since("a", 11).await.unwrap(), vec![fill(2)]);
+            assert_eq!(
+                s.paper_fills_since("a", 10).await.unwrap(),
+                vec![fill(1), fill(2)]
+            );
+            assert_eq!(
+                s.paper_fills_of("a", "o1").await.unwrap(),
+                vec![fill(1), fill(2)]
+            );
+            assert!(s.paper_fills_of("b", "o1").await.unwrap().is_empty());
+            assert!(s.paper_order_filled("a", "o1").await.unwrap());
+            assert!(!s.paper_order_filled("a", "o2").await.unwrap());
+            assert!(!s.paper_order_filled("b", "o1").await.unwrap());
+            assert_eq!(
+                s.paper_open_orders("a").await.unwrap(),
+                vec![("o1".to_string(), "v2".to_string())]
+            );
         }
     }
 }
