@@ -245,9 +245,13 @@ impl BarSeries {
 
     /// `m × 10^−scale`, built from its parts in place (`Decimal::new` is an
     /// out-of-line call with a range check, five times per bar on the hot path).
+    ///
+    /// The scale was validated (≤ `MAX_SCALE`); clamping it again lets the compiler drop
+    /// the range checks of `from_parts` and `Price::new` from the loop.
     #[inline]
     fn dec(m: i64, scale: u32) -> Decimal {
         let a = m.unsigned_abs();
+        let scale = scale.min(tessera_model::numbers::MAX_SCALE);
         Decimal::from_parts(a as u32, (a >> 32) as u32, 0, m < 0, scale)
     }
 
@@ -413,6 +417,17 @@ impl<'a> SeriesSource<'a> {
             if instruments[..i].iter().any(|b| b.id == a.id) {
                 return Err(Error::Data(format!("instrument {} given twice", a.id)));
             }
+        }
+        // Bars are rebuilt from mantissas without a per-value check: check the scales once.
+        let max = tessera_model::numbers::MAX_SCALE;
+        if let Some(s) = series
+            .iter()
+            .find(|s| s.price_scale > max || s.volume_scale > max)
+        {
+            return Err(Error::Data(format!(
+                "{}: scale above {max}",
+                s.instrument.id
+            )));
         }
         Ok(Self {
             series,
