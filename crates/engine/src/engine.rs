@@ -212,8 +212,10 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
     /// Add a strategy that trades `capital` of its own beside others on the
     /// same account: it sees only its own positions, cash and equity (its
     /// fills, booked from `capital`), so closing "its" position never closes
-    /// another strategy's and fraction-of-equity sizing uses its allocation.
+    /// another strategy's, and sizing from `ctx.equity()` uses its allocation.
     /// The account's book, equity curve and trade list still hold everything.
+    /// (Orders sized as a fraction of equity are sized by the venue: the live
+    /// venue uses each strategy's capital, the simulator the account's.)
     ///
     /// # Errors
     /// When `capital` is in another currency than the instruments.
