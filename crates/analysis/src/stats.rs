@@ -240,6 +240,40 @@ fn bucket_key(t: UnixNanos, b: Bucket) -> i64 {
     }
 }
 
+/// A value that depends only on a label's UTC day (every bucket key, the weekday), computed
+/// once per day: labels are ascending, so a run of labels inside one day reuses it instead
+/// of dividing nanoseconds per label (the statistics of every sweep run walk all labels).
+struct PerDay<T: Copy> {
+    start: i64,
+    end: i64,
+    value: Option<T>,
+}
+
+impl<T: Copy> PerDay<T> {
+    fn new() -> Self {
+        Self {
+            start: 0,
+            end: 0,
+            value: None,
+        }
+    }
+
+    #[inline]
+    fn get(&mut self, t: UnixNanos, f: impl FnOnce(UnixNanos) -> T) -> T {
+        match self.value {
+            Some(v) if t.0 >= self.start && t.0 < self.end => v,
+            _ => {
+                let day = t.0.div_euclid(NANOS_PER_DAY);
+                self.start = day.saturating_mul(NANOS_PER_DAY);
+                self.end = self.start.saturating_add(NANOS_PER_DAY);
+                let v = f(t);
+                self.value = Some(v);
+                v
+            }
+        }
+    }
+}
+
 /// Median spacing of the last 100 labels, in whole days (floor), as backtesting.py infers the data period.
 fn period_days(ts: &[UnixNanos]) -> i64 {
     let tail = &ts[ts.len().saturating_sub(100)..];
@@ -303,11 +337,13 @@ pub fn compute_stats(input: &StatsInput<'_>) -> Result<Stats> {
             31 => (Bucket::Month, 12.0),
             365 => (Bucket::Year, 1.0),
             _ => {
+                let mut is_weekend = PerDay::new();
                 let weekend = ts
                     .iter()
                     .filter(|t| {
-                        let wd = (t.0.div_euclid(NANOS_PER_DAY) + 3).rem_euclid(7);
-                        wd >= 5
+                        is_weekend.get(**t, |t| {
+                            (t.0.div_euclid(NANOS_PER_DAY) + 3).rem_euclid(7) >= 5
+                        })
                     })
                     .count() as f64
                     / n as f64;
@@ -324,8 +360,9 @@ pub fn compute_stats(input: &StatsInput<'_>) -> Result<Stats> {
     };
     let mut last_per_bucket: Vec<f64> = Vec::new();
     let mut prev_key = None;
+    let mut keys = PerDay::new();
     for (t, &e) in ts.iter().zip(equity) {
-        let k = bucket_key(*t, bucket);
+        let k = keys.get(*t, |t| bucket_key(t, bucket));
         if prev_key == Some(k) {
             if let Some(last) = last_per_bucket.last_mut() {
                 *last = e;
