@@ -2,8 +2,15 @@
 //! decides → risk approves → the order is stored (created, submitted) → it is
 //! handed to the paper broker. One order per quote, on a SQLite file.
 //!
-//! `cargo run --release -p tessera-live --example tick_to_order [-- QUOTES [DB_URL]]`
+//! With `--strategies N` (N ≥ 2) the account is shared by N strategies
+//! (`TradingVenue::with_strategies`, the netted path): each asks for one unit
+//! on every quote, the N strategy orders are stored, netted into one
+//! instrument order of N units (stored with its allocations) and that one is
+//! handed to the broker; the latency runs to the instrument order's arrival.
+//!
+//! `cargo run --release -p tessera-live --example tick_to_order [-- [--strategies N] QUOTES [DB_URL]]`
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -51,7 +58,8 @@ impl Strategy for PingPong {
 #[derive(Debug)]
 struct Timed {
     inner: PaperBroker,
-    handed: Arc<Mutex<Vec<Instant>>>,
+    /// The market time the order was sent at (its quote's) and when it arrived.
+    handed: Arc<Mutex<Vec<(UnixNanos, Instant)>>>,
 }
 
 impl Broker for Timed {
@@ -66,7 +74,7 @@ impl Broker for Timed {
         self.handed
             .lock()
             .expect("not poisoned")
-            .push(Instant::now());
+            .push((now, Instant::now()));
         self.inner.submit(order, now).await
     }
     async fn cancel(
@@ -151,13 +159,24 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5_000);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let strategies: usize = match args.iter().position(|a| a == "--strategies") {
+        Some(k) => {
+            let n = args
+                .get(k + 1)
+                .and_then(|s| s.parse().ok())
+                .filter(|n| *n >= 1)
+                .expect("--strategies N (N >= 1)");
+            args.drain(k..=k + 1);
+            n
+        }
+        None => 1,
+    };
+    let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(5_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = std::env::args()
-        .nth(2)
+    let url = args
+        .get(1)
+        .cloned()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let store = rt.block_on(Store::open(&url)).expect("store");
@@ -204,7 +223,17 @@ fn main() {
         reconcile_every: 0,
     };
     let t0 = UnixNanos(1_709_290_800_000_000_000);
-    let venue = TradingVenue::new(
+    let ids: Vec<StrategyId> = (0..strategies)
+        .map(|k| {
+            let name = if strategies == 1 {
+                "pingpong".to_string()
+            } else {
+                format!("pingpong{k}")
+            };
+            StrategyId::new(&name).unwrap()
+        })
+        .collect();
+    let mut venue = TradingVenue::new(
         h,
         Timed {
             inner: paper,
@@ -216,6 +245,12 @@ fn main() {
         t0,
     )
     .unwrap();
+    if strategies > 1 {
+        // The account's capital shared equally: the netted path.
+        let share = Money::new(cash.amount / Decimal::from(strategies), cash.currency);
+        venue = venue.with_strategies(ids.iter().map(|s| (s.clone(), share)).collect());
+        assert!(venue.netting());
+    }
     let mut engine = Engine::new(
         SimClock::new(t0),
         venue,
@@ -224,10 +259,9 @@ fn main() {
         Decimal::ONE,
     )
     .unwrap();
-    engine.add_strategy(
-        StrategyId::new("pingpong").unwrap(),
-        Box::new(PingPong::default()),
-    );
+    for id in &ids {
+        engine.add_strategy(id.clone(), Box::new(PingPong::default()));
+    }
     let (tx, rx) = sync_channel(n + 1);
     for i in 0..n {
         let px = Decimal::new(100_000 + (i as i64 % 7), 2);
@@ -259,18 +293,33 @@ fn main() {
     let wall = start.elapsed().as_secs_f64();
     let taken = taken.lock().unwrap();
     let handed = handed.lock().unwrap();
+    // Quote i carries market time t0 + i ms and orders are sent at their quote's time,
+    // so each order is matched with the moment the engine took its quote.
     let mut lat: Vec<f64> = handed
         .iter()
-        .zip(taken.iter())
-        .map(|(h, t)| h.duration_since(*t).as_secs_f64() * 1e6)
+        .filter_map(|(now, h)| {
+            let i = usize::try_from((now.0 - t0.0) / 1_000_000).ok()?;
+            taken
+                .get(i)
+                .map(|t| h.duration_since(*t).as_secs_f64() * 1e6)
+        })
         .collect();
     lat.sort_by(f64::total_cmp);
+    let orders = rt.block_on(store.orders(None)).expect("orders");
+    let per_strategy: BTreeMap<String, usize> = orders.iter().fold(BTreeMap::new(), |mut m, o| {
+        *m.entry(o.order.request.strategy.to_string()).or_default() += 1;
+        m
+    });
     println!(
-        "backend {}  quotes {n}  orders {}  fills {}",
+        "backend {}  strategies {strategies} (netted: {})  quotes {n}  broker orders {} (timed {})  strategy orders {}  fills {}",
         store.backend(),
+        strategies > 1,
         handed.len(),
+        lat.len(),
+        orders.len(),
         report.fills.len()
     );
+    println!("strategy orders per strategy: {per_strategy:?}");
     println!(
         "tick-to-order µs: p50 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}",
         pct(&lat, 0.5),
@@ -279,7 +328,8 @@ fn main() {
         lat.last().copied().unwrap_or(0.0)
     );
     println!(
-        "sustained: {:.0} orders/s (each also books the previous order's fill)",
-        handed.len() as f64 / wall
+        "sustained: {:.0} broker orders/s, {:.0} strategy orders/s (each also books the previous order's fill)",
+        handed.len() as f64 / wall,
+        orders.len() as f64 / wall
     );
 }
