@@ -7,12 +7,12 @@
 //! its orders go to the same server and fill at the prices of the bars it
 //! served. On SQLite and PostgreSQL.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 use tessera_alpaca::server::{Faults, MarketSettings, ServerSettings, TestServer};
@@ -41,38 +41,6 @@ fn tessera(dir: &Path, db_url: &str, server: &TestServer) -> Command {
     c
 }
 
-fn list(dir: &Path, db_url: &str, server: &TestServer, args: &[&str]) -> Vec<Value> {
-    let out = tessera(dir, db_url, server).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap()
-}
-
-/// The numbers of trade's closing `market data:` line.
-fn market_line(log: &str) -> (Vec<u64>, UnixNanos, UnixNanos) {
-    let line = log
-        .lines()
-        .find(|l| l.starts_with("market data:"))
-        .unwrap_or_else(|| panic!("no market data line in:\n{log}"));
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .take(6)
-        .map(|w| w.parse().unwrap())
-        .collect();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let to = UnixNanos::parse(words[words.len() - 1]).unwrap();
-    let from = UnixNanos::parse(words[words.len() - 3]).unwrap();
-    (nums, from, to)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_trade_on_alpaca_market_data_warms_up_streams_and_fills_at_alpaca() {
     for db in TestDb::all().await {
@@ -98,67 +66,18 @@ async fn test_trade_on_alpaca_market_data_warms_up_streams_and_fills_at_alpaca()
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let url = db.url().to_string();
-        let mut child = tessera(d, &url, &server)
-            .args([
-                "trade",
-                "--strategy",
-                "sma_cross",
-                "--param",
-                "fast=2",
-                "--param",
-                "slow=3",
-                "--symbol",
-                "AAPL",
-                "--venue",
-                "alpaca",
-                "--broker",
-                "alpaca",
-                "--capital",
-                "100000",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let status = Command::new("kill")
-            .arg("-INT")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = child.wait().unwrap();
-        let log = reader.join().unwrap();
-        assert!(exit.success(), "trade failed:\n{log}");
+        let args = common::sma_cross_trade("AAPL", "alpaca", "alpaca", "100000");
+        let log = common::run_then_interrupt(tessera(d, &url, &server), &args, 10).await;
         for l in log
             .lines()
             .filter(|l| l.starts_with("market data:") || l.starts_with("stopped:"))
         {
             eprintln!("{}: {l}", db.url().split(':').next().unwrap_or_default());
         }
-        let (n, from, to) = market_line(&log);
-        let (warmup, live, filled, holes, quotes) = (n[0], n[1], n[2], n[4], n[5]);
-        assert!(warmup >= 3, "{log}");
-        assert!(live >= 20, "{log}");
-        // The dropped connections left bars out; REST brought them.
-        assert!(filled > 0, "{log}");
-        assert_eq!(holes, 0, "{log}");
-        assert!(quotes > 0, "{log}");
-        // Every bar once and in order.
-        let minutes = (to.0 - from.0) / 60_000_000_000 + 1;
-        assert_eq!(warmup + live, minutes as u64, "{log}");
+        let (from, _) = common::check_market_line(&log);
 
         // Orders went to Alpaca (the same server) under our client order ids.
-        let orders = list(d, &url, &server, &["orders", "list", "--json"]);
+        let orders = common::json_list(tessera(d, &url, &server), &["orders", "list", "--json"]);
         assert!(!orders.is_empty(), "no orders:\n{log}");
         assert!(orders.iter().all(|o| o["symbol"] == "AAPL"), "{orders:?}");
         let st = server.state();
@@ -180,7 +99,7 @@ async fn test_trade_on_alpaca_market_data_warms_up_streams_and_fills_at_alpaca()
             );
         }
         // They filled at the prices of the bars the strategy traded on.
-        let fills = list(d, &url, &server, &["fills", "list", "--json"]);
+        let fills = common::json_list(tessera(d, &url, &server), &["fills", "list", "--json"]);
         assert!(!fills.is_empty(), "no fills: {orders:?}\n{log}");
         let md = AlpacaCollector::new(
             AlpacaConfig {

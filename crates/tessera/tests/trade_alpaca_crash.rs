@@ -9,226 +9,35 @@
 //! to the server or marked never sent, the server knows no order we did not
 //! store, and our positions equal the server's. On SQLite and PostgreSQL.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
-use tessera_alpaca::server::{Faults, ServerSettings, TestServer};
-use tessera_alpaca::{AlpacaBroker, AlpacaConfig, Failpoints};
-use tessera_core::{Clock, SystemClock};
-use tessera_execution::OrderStack;
-use tessera_model::{Currency, Instrument, InstrumentId, InstrumentKind, OrderStatus};
+use tessera_model::OrderStatus;
 use tessera_storage::testing::TestDb;
+
+use common::alpaca::{at_server, crash_server, final_recovery, kill_loop};
 
 const KILLS: usize = 22;
 
-/// A small deterministic generator (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-struct Engine {
-    child: Child,
-    failpoint: mpsc::Receiver<String>,
-    log: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-fn spawn_engine(dir: &Path, db_url: &str, base_url: &str, failpoint: Option<&str>) -> Engine {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.current_dir(dir)
-        .env("TESSERA_DATA_DIR", dir)
-        .env("TESSERA_DATABASE_URL", db_url)
-        .env("TESSERA_BROKERS_ALPACA_BASE_URL", base_url)
-        .env("TESSERA_BROKERS_ALPACA_KEY_ID", "test-key")
-        .env("TESSERA_BROKERS_ALPACA_SECRET", "test-secret")
-        .env("TESSERA_BROKERS_ALPACA_TIMEOUT_MS", "3000")
-        // One simulated minute every 20 ms: a signal every few bars.
-        .env("TESSERA_VENUES_SIM_SPEED", "3000")
-        .env("TESSERA_RISK_RECONCILE_SECONDS", "0")
-        .env("TESSERA_RISK_HALT_ON_DIFFERENCE", "false")
-        .env("TESSERA_LOG_LEVEL", "warn")
-        .env_remove("RUST_LOG")
-        .args([
-            "trade",
-            "--strategy",
-            "sma_cross",
-            "--param",
-            "fast=2",
-            "--param",
-            "slow=3",
-            "--symbol",
-            "AAPL",
-            "--venue",
-            "sim",
-            "--broker",
-            "alpaca",
-            "--capital",
-            "100000",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    match failpoint {
-        Some(f) => cmd.env("TESSERA_FAILPOINT", f),
-        None => cmd.env_remove("TESSERA_FAILPOINT"),
-    };
-    let mut child = cmd.spawn().expect("tessera starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(name) = line.strip_prefix("FAILPOINT ") {
-                // The test may have stopped listening already.
-                let _ = tx.send(name.to_string());
-            }
-            log2.lock().unwrap().push(line);
-        }
-    });
-    Engine {
-        child,
-        failpoint: rx,
-        log,
-    }
-}
-
-impl Engine {
-    /// SIGKILL (std's `Child::kill` on Unix), then reap.
-    fn kill9(mut self) -> Vec<String> {
-        let exited = self.child.try_wait().unwrap();
-        // An engine that already exited cannot be killed; its log says why.
-        let _ = self.child.kill();
-        self.child.wait().unwrap();
-        let log = self.log.lock().unwrap().clone();
-        assert!(
-            exited.is_none(),
-            "the engine exited by itself before the kill:\n{}",
-            log.join("\n")
-        );
-        log
-    }
-}
-
 async fn crash_story(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(
-        ServerSettings {
-            state_file: Some(dir.path().join("alpaca-state.json")),
-            faults: Faults {
-                fill_delay_ms: 15,
-                partial_fills: true,
-                allow_duplicate_client_ids: true,
-                ..Faults::default()
-            },
-            ..ServerSettings::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
+    let server = crash_server(dir.path()).await;
+    let args = common::sma_cross_trade("AAPL", "sim", "alpaca", "100000");
+    let started = kill_loop(
+        db,
+        dir.path(),
+        &server,
+        &args,
+        0x5eed_cafe_f00d_d00d,
+        KILLS,
+        3,
     )
-    .await
-    .unwrap();
-    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
-    let mut hits: BTreeMap<String, usize> = BTreeMap::new();
-    let started = Instant::now();
-    for i in 0..KILLS {
-        let fp = match i % 3 {
-            0 => Some(format!("before_send@{}", 1 + rng.next(3))),
-            1 => Some(format!("fill_before_book@{}", 1 + rng.next(3))),
-            _ => None,
-        };
-        let engine = spawn_engine(dir.path(), db.url(), &server.base_url(), fp.as_deref());
-        let at = if fp.is_some() {
-            // Kill inside the window once it is reached (or give up waiting and kill anyway).
-            match engine.failpoint.recv_timeout(Duration::from_secs(6)) {
-                Ok(name) => {
-                    *hits.entry(name).or_default() += 1;
-                    "failpoint".to_string()
-                }
-                Err(_) => "failpoint not reached".to_string(),
-            }
-        } else {
-            let ms = 300 + rng.next(1200);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            format!("{ms} ms")
-        };
-        let log = engine.kill9();
-        eprintln!(
-            "kill {:2} ({}) at {at}; {} orders at the server",
-            i + 1,
-            fp.as_deref().unwrap_or("random"),
-            server.state().orders.len()
-        );
-        if at == "failpoint not reached" {
-            eprintln!("engine log:\n{}", log.join("\n"));
-        }
-    }
-    eprintln!(
-        "{KILLS} kills in {:?}; failpoints hit: {hits:?}",
-        started.elapsed()
-    );
-    assert!(
-        hits.get("before_send").copied().unwrap_or(0) >= 3,
-        "{hits:?}"
-    );
-    assert!(
-        hits.get("fill_before_book").copied().unwrap_or(0) >= 3,
-        "{hits:?}"
-    );
-    // One last start that recovers and trades a little, then a last kill.
-    let engine = spawn_engine(dir.path(), db.url(), &server.base_url(), None);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    engine.kill9();
-    // Let the server finish the fills of what was working, then settle once more (as a restart would).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let inst = Instrument::with_defaults(
-        InstrumentId::parse("AAPL", "sim").unwrap(),
-        InstrumentKind::Equity,
-    )
-    .unwrap();
+    .await;
+    let (inst, st) = final_recovery(db, &server).await;
     let store = db.store();
-    let usd = Currency::new("USD").unwrap();
-    let mut stack = OrderStack::load(store.clone(), "alpaca", usd, std::slice::from_ref(&inst))
-        .await
-        .unwrap();
-    let cfg = AlpacaConfig {
-        base_url: server.base_url(),
-        key_id: "test-key".into(),
-        secret: "test-secret".into(),
-        ..AlpacaConfig::default()
-    };
-    let mut broker = AlpacaBroker::without_stream(
-        cfg,
-        std::slice::from_ref(&inst),
-        Arc::new(SystemClock),
-        Failpoints::default(),
-    )
-    .unwrap();
-    let report = stack.recover(&mut broker, SystemClock.now()).await.unwrap();
-    eprintln!("final recovery: {report:?}");
-
-    let st = server.state();
-    assert!(
-        st.duplicate_client_ids().is_empty(),
-        "sent twice: {:?}",
-        st.duplicate_client_ids()
-    );
-    let at_server: BTreeSet<&str> = st
-        .orders
-        .iter()
-        .map(|o| o.client_order_id.as_str())
-        .collect();
+    let at_server = at_server(&st);
     let stored = store.orders(None).await.unwrap();
     assert!(
         stored.len() >= 10,
