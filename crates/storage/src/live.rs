@@ -76,6 +76,19 @@ const ORDER_COLUMNS: &str = "client_order_id, broker, broker_order_id, strategy,
      time_in_force, quantity, limit_price, stop_price, status, filled_quantity, avg_fill_price, reject_reason, \
      trade_ids, created_at, updated_at";
 
+/// The columns `live_orders` and `live_instrument_orders` share, in the
+/// order [`bind_order_insert!`] binds them (`$1` to `$18`); `live_orders`
+/// adds `strategy` as `$19`.
+pub(crate) const SHARED_ORDER_COLUMNS: &str = "client_order_id, broker, broker_order_id, symbol, venue, side, \
+     order_type, time_in_force, quantity, limit_price, stop_price, status, filled_quantity, avg_fill_price, \
+     reject_reason, trade_ids, created_at, updated_at";
+
+/// A strategy fill; the strategy is `$12`, after the columns
+/// [`bind_fill_insert!`] binds.
+pub(crate) const INSERT_FILL: &str = "INSERT INTO live_fills (broker, trade_id, client_order_id, symbol, venue, side, \
+     price, quantity, commission, currency, ts_event, strategy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     ON CONFLICT (broker, trade_id) DO NOTHING";
+
 pub(crate) const UPDATE_ORDER: &str = "UPDATE live_orders SET broker_order_id = $2, status = $3, filled_quantity = $4, \
      avg_fill_price = $5, reject_reason = $6, trade_ids = $7, updated_at = $8 WHERE client_order_id = $1";
 
@@ -111,22 +124,74 @@ pub(crate) fn join_trade_ids(order: &Order) -> String {
         .join(" ")
 }
 
-/// Bind an order's mutable columns to [`UPDATE_ORDER`] and run it on any executor.
-macro_rules! update_order_row {
-    ($exec:expr, $o:expr) => {
-        sqlx::query(UPDATE_ORDER)
+/// Bind an order's mutable columns to `sql` ([`UPDATE_ORDER`], or the same
+/// `UPDATE … WHERE client_order_id = $1` of instrument orders) and run it on
+/// any executor.
+macro_rules! update_row {
+    ($exec:expr, $sql:expr, $o:expr) => {
+        sqlx::query($sql)
             .bind($o.client_order_id.as_str())
             .bind($o.broker_order_id.clone())
             .bind($o.status.as_str())
             .bind($o.filled_quantity.to_string())
             .bind($o.avg_fill_price.map(|p| p.normalize().to_string()))
             .bind($o.reject_reason.clone())
-            .bind(join_trade_ids($o))
+            .bind($crate::live::join_trade_ids($o))
             .bind($o.updated_at.0)
             .execute($exec)
             .await
     };
 }
+pub(crate) use update_row;
+
+/// `sql` (an insert of [`SHARED_ORDER_COLUMNS`]) with an order's values
+/// bound as `$1` to `$18`; the caller binds what its table adds.
+macro_rules! bind_order_insert {
+    ($sql:expr, $broker:expr, $o:expr) => {{
+        let r = &$o.request;
+        sqlx::query($sql)
+            .bind($o.client_order_id.as_str())
+            .bind($broker)
+            .bind($o.broker_order_id.clone())
+            .bind(r.instrument.symbol.as_str())
+            .bind(r.instrument.venue.as_str())
+            .bind(r.side.as_str())
+            .bind(r.order_type.as_str())
+            .bind(r.time_in_force.as_str())
+            .bind(r.quantity.to_string())
+            .bind(r.limit_price.map(|p| p.to_string()))
+            .bind(r.stop_price.map(|p| p.to_string()))
+            .bind($o.status.as_str())
+            .bind($o.filled_quantity.to_string())
+            .bind($o.avg_fill_price.map(|p| p.normalize().to_string()))
+            .bind($o.reject_reason.clone())
+            .bind($crate::live::join_trade_ids($o))
+            .bind($o.created_at.0)
+            .bind($o.updated_at.0)
+    }};
+}
+pub(crate) use bind_order_insert;
+
+/// `sql` (an insert of `live_fills` or `live_instrument_fills`) with a
+/// fill's values bound as `$1` to `$11`: broker, trade id, order id,
+/// symbol, venue, side, price, quantity, commission, currency, time.
+macro_rules! bind_fill_insert {
+    ($sql:expr, $broker:expr, $f:expr) => {
+        sqlx::query($sql)
+            .bind($broker)
+            .bind($f.trade_id.as_str())
+            .bind($f.client_order_id.as_str())
+            .bind($f.instrument.symbol.as_str())
+            .bind($f.instrument.venue.as_str())
+            .bind($f.side.as_str())
+            .bind($f.price.to_string())
+            .bind($f.quantity.to_string())
+            .bind($f.commission.amount.normalize().to_string())
+            .bind($f.commission.currency.as_str())
+            .bind($f.ts_event.0)
+    };
+}
+pub(crate) use bind_fill_insert;
 
 macro_rules! upsert_position_row {
     ($exec:expr, $strategy:expr, $p:expr, $last:expr, $now:expr) => {
@@ -375,28 +440,15 @@ impl Store {
                     order.client_order_id
                 )));
             }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO live_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-            )))
-            .bind(order.client_order_id.as_str())
-            .bind(broker)
-            .bind(order.broker_order_id.clone())
+            bind_order_insert!(
+                sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO live_orders ({SHARED_ORDER_COLUMNS}, strategy) VALUES ($1, $2, $3, $4, $5, $6, \
+                     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                )),
+                broker,
+                order
+            )
             .bind(r.strategy.as_str())
-            .bind(r.instrument.symbol.as_str())
-            .bind(r.instrument.venue.as_str())
-            .bind(r.side.as_str())
-            .bind(r.order_type.as_str())
-            .bind(r.time_in_force.as_str())
-            .bind(r.quantity.to_string())
-            .bind(r.limit_price.map(|p| p.to_string()))
-            .bind(r.stop_price.map(|p| p.to_string()))
-            .bind(order.status.as_str())
-            .bind(order.filled_quantity.to_string())
-            .bind(order.avg_fill_price.map(|p| p.normalize().to_string()))
-            .bind(order.reject_reason.clone())
-            .bind(join_trade_ids(order))
-            .bind(order.created_at.0)
-            .bind(order.updated_at.0)
             .execute(&mut *tx)
             .await?;
             sqlx::query(INSERT_EVENT)
@@ -419,7 +471,7 @@ impl Store {
         let begin = self.begin_write_sql();
         on_pool!(self, |p| {
             let mut tx = p.begin_with(begin).await?;
-            let n = update_order_row!(&mut *tx, order)?.rows_affected();
+            let n = update_row!(&mut *tx, UPDATE_ORDER, order)?.rows_affected();
             if n == 0 {
                 tx.rollback().await?;
                 return Err(Error::NotFound(format!("order {}", order.client_order_id)));
@@ -454,32 +506,17 @@ impl Store {
         let now = fill.ts_event;
         on_pool!(self, |p| {
             let mut tx = p.begin_with(begin).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO live_fills (broker, trade_id, client_order_id, strategy, symbol, venue, side, price, \
-                 quantity, commission, currency, ts_event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (broker, trade_id) DO NOTHING",
-            )
-            .bind(broker)
-            .bind(fill.trade_id.as_str())
-            .bind(fill.client_order_id.as_str())
-            .bind(strategy.as_str())
-            .bind(fill.instrument.symbol.as_str())
-            .bind(fill.instrument.venue.as_str())
-            .bind(fill.side.as_str())
-            .bind(fill.price.to_string())
-            .bind(fill.quantity.to_string())
-            .bind(fill.commission.amount.normalize().to_string())
-            .bind(fill.commission.currency.as_str())
-            .bind(fill.ts_event.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let inserted = bind_fill_insert!(INSERT_FILL, broker, fill)
+                .bind(strategy.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if inserted == 0 {
                 // Roll back explicitly: a dropped SQLite write transaction would hold the write lock until the connection is reused.
                 tx.rollback().await?;
                 return Ok(false);
             }
-            if update_order_row!(&mut *tx, order)?.rows_affected() == 0 {
+            if update_row!(&mut *tx, UPDATE_ORDER, order)?.rows_affected() == 0 {
                 tx.rollback().await?;
                 return Err(Error::NotFound(format!("order {}", order.client_order_id)));
             }

@@ -15,7 +15,8 @@ use tessera_model::{ClientOrderId, Fill, Order, Position, Price, Quantity, Strat
 
 use crate::error::{Error, Result};
 use crate::live::{
-    FillRow, INSERT_EVENT, OrderRow, UPDATE_ORDER, UPSERT_POSITION, id, join_trade_ids,
+    FillRow, INSERT_EVENT, INSERT_FILL, OrderRow, SHARED_ORDER_COLUMNS, UPDATE_ORDER,
+    UPSERT_POSITION, bind_fill_insert, bind_order_insert, id, update_row,
 };
 use crate::rows::parse;
 use crate::store::{Store, on_pool};
@@ -80,10 +81,6 @@ impl StackWrite {
     }
 }
 
-const INSTRUMENT_COLUMNS: &str = "client_order_id, broker, broker_order_id, symbol, venue, side, order_type, \
-     time_in_force, quantity, limit_price, stop_price, status, filled_quantity, avg_fill_price, reject_reason, \
-     trade_ids, created_at, updated_at";
-
 /// Columns of `live_instrument_orders` shaped as an [`OrderRow`].
 const INSTRUMENT_AS_ORDER: &str = "client_order_id, broker, broker_order_id, '(net)' AS strategy, symbol, venue, \
      side, order_type, time_in_force, quantity, limit_price, stop_price, status, filled_quantity, avg_fill_price, \
@@ -93,30 +90,9 @@ const UPDATE_INSTRUMENT: &str = "UPDATE live_instrument_orders SET broker_order_
      filled_quantity = $4, avg_fill_price = $5, reject_reason = $6, trade_ids = $7, updated_at = $8 \
      WHERE client_order_id = $1";
 
-const INSERT_FILL: &str = "INSERT INTO live_fills (broker, trade_id, client_order_id, strategy, symbol, venue, side, \
-     price, quantity, commission, currency, ts_event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-     ON CONFLICT (broker, trade_id) DO NOTHING";
-
 const INSERT_INSTRUMENT_FILL: &str = "INSERT INTO live_instrument_fills (broker, trade_id, instrument_order_id, symbol, \
      venue, side, price, quantity, commission, currency, ts_event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
      ON CONFLICT (broker, trade_id) DO NOTHING";
-
-/// Bind an order's mutable columns to `sql` (an `UPDATE … WHERE client_order_id = $1`).
-macro_rules! update_row {
-    ($exec:expr, $sql:expr, $o:expr) => {
-        sqlx::query($sql)
-            .bind($o.client_order_id.as_str())
-            .bind($o.broker_order_id.clone())
-            .bind($o.status.as_str())
-            .bind($o.filled_quantity.to_string())
-            .bind($o.avg_fill_price.map(|p| p.normalize().to_string()))
-            .bind($o.reject_reason.clone())
-            .bind(join_trade_ids($o))
-            .bind($o.updated_at.0)
-            .execute($exec)
-            .await
-    };
-}
 
 /// Roll back and return: a dropped SQLite write transaction would hold the lock until the connection is reused.
 macro_rules! bail_tx {
@@ -139,18 +115,7 @@ impl Store {
         on_pool!(self, |p| {
             let mut tx = p.begin_with(begin).await?;
             if let Some(f) = &w.instrument_fill {
-                let n = sqlx::query(INSERT_INSTRUMENT_FILL)
-                    .bind(broker)
-                    .bind(f.trade_id.as_str())
-                    .bind(f.client_order_id.as_str())
-                    .bind(f.instrument.symbol.as_str())
-                    .bind(f.instrument.venue.as_str())
-                    .bind(f.side.as_str())
-                    .bind(f.price.to_string())
-                    .bind(f.quantity.to_string())
-                    .bind(f.commission.amount.normalize().to_string())
-                    .bind(f.commission.currency.as_str())
-                    .bind(f.ts_event.0)
+                let n = bind_fill_insert!(INSERT_INSTRUMENT_FILL, broker, f)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -160,7 +125,6 @@ impl Store {
             }
             for io in &w.new_instrument_orders {
                 let o = &io.order;
-                let r = &o.request;
                 let taken: Option<String> = sqlx::query_scalar(
                     "SELECT client_order_id FROM live_instrument_orders WHERE client_order_id = $1",
                 )
@@ -176,28 +140,14 @@ impl Store {
                         )))
                     );
                 }
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO live_instrument_orders ({INSTRUMENT_COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-                )))
-                .bind(o.client_order_id.as_str())
-                .bind(broker)
-                .bind(o.broker_order_id.clone())
-                .bind(r.instrument.symbol.as_str())
-                .bind(r.instrument.venue.as_str())
-                .bind(r.side.as_str())
-                .bind(r.order_type.as_str())
-                .bind(r.time_in_force.as_str())
-                .bind(r.quantity.to_string())
-                .bind(r.limit_price.map(|p| p.to_string()))
-                .bind(r.stop_price.map(|p| p.to_string()))
-                .bind(o.status.as_str())
-                .bind(o.filled_quantity.to_string())
-                .bind(o.avg_fill_price.map(|p| p.normalize().to_string()))
-                .bind(o.reject_reason.clone())
-                .bind(join_trade_ids(o))
-                .bind(o.created_at.0)
-                .bind(o.updated_at.0)
+                bind_order_insert!(
+                    sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO live_instrument_orders ({SHARED_ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
+                         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                    )),
+                    broker,
+                    o
+                )
                 .execute(&mut *tx)
                 .await?;
                 for (seq, a) in io.allocations.iter().enumerate() {
@@ -238,19 +188,8 @@ impl Store {
                 }
             }
             for (strategy, f) in &w.fills {
-                let n = sqlx::query(INSERT_FILL)
-                    .bind(broker)
-                    .bind(f.trade_id.as_str())
-                    .bind(f.client_order_id.as_str())
+                let n = bind_fill_insert!(INSERT_FILL, broker, f)
                     .bind(strategy.as_str())
-                    .bind(f.instrument.symbol.as_str())
-                    .bind(f.instrument.venue.as_str())
-                    .bind(f.side.as_str())
-                    .bind(f.price.to_string())
-                    .bind(f.quantity.to_string())
-                    .bind(f.commission.amount.normalize().to_string())
-                    .bind(f.commission.currency.as_str())
-                    .bind(f.ts_event.0)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
