@@ -1,49 +1,28 @@
 //! Live engine tests: backtest/paper parity, restart continuity and crash recovery of the order stack.
 
+mod common;
+
 use std::sync::mpsc::sync_channel;
+
+use common::{MIN, T0, cash, empty_series, instrument, paper_venue, sim_config};
 
 use rust_decimal::Decimal;
 use tessera_core::{SimClock, UnixNanos};
-use tessera_engine::{
-    BarSeries, Commission, Engine, EngineReport, MarketEvent, SeriesSource, SimConfig, SimVenue,
-};
+use tessera_engine::{BarSeries, Engine, EngineReport, MarketEvent, SeriesSource, SimVenue};
 use tessera_execution::{Broker, OrderStack};
-use tessera_live::{LiveSource, PaperBroker, TradingVenue, VenueSettings};
+use tessera_live::{LiveSource, PaperBroker, VenueSettings};
 use tessera_model::{
-    ClientOrderId, Instrument, InstrumentId, InstrumentKind, Interval, Money, OrderRequest,
-    OrderStatus, OrderType, Quantity, Side, StrategyId, TimeInForce,
+    ClientOrderId, Money, OrderRequest, OrderStatus, OrderType, Quantity, Side, StrategyId,
+    TimeInForce,
 };
 use tessera_risk::{RiskEngine, RiskLimits};
 use tessera_storage::Store;
 use tessera_storage::testing::TestDb;
 use tessera_strategy::Params;
 
-const T0: i64 = 1_709_290_800_000_000_000; // 2024-03-01T11:00:00Z
-const MIN: i64 = 60_000_000_000;
-
-fn instrument() -> Instrument {
-    Instrument::with_defaults(
-        InstrumentId::parse("BTCUSDT", "sim").unwrap(),
-        InstrumentKind::Crypto,
-    )
-    .unwrap()
-}
-
 /// A deterministic zig-zag market with drift, in cents.
 fn series(n: usize) -> BarSeries {
-    let inst = instrument();
-    let mut s = BarSeries {
-        instrument: inst,
-        interval: Interval::M1,
-        price_scale: 2,
-        volume_scale: 0,
-        open_time: Vec::new(),
-        open: Vec::new(),
-        high: Vec::new(),
-        low: Vec::new(),
-        close: Vec::new(),
-        volume: Vec::new(),
-    };
+    let mut s = empty_series();
     let mut px: i64 = 1_000_000;
     for i in 0..n {
         let wave = ((i as f64) / 7.0).sin() * 900.0 + ((i as f64) / 23.0).cos() * 1500.0;
@@ -60,12 +39,6 @@ fn series(n: usize) -> BarSeries {
     s
 }
 
-fn sim_config(cash: Money) -> SimConfig {
-    let mut c = SimConfig::new(cash);
-    c.commission = Commission::rate(Decimal::new(1, 3));
-    c
-}
-
 fn strategy() -> Box<dyn tessera_strategy::Strategy> {
     tessera_strategy::build(
         "sma_cross",
@@ -74,15 +47,11 @@ fn strategy() -> Box<dyn tessera_strategy::Strategy> {
     .unwrap()
 }
 
-fn cash() -> Money {
-    Money::new(Decimal::from(1_000_000), instrument().quote_currency)
-}
-
 fn backtest(s: &BarSeries) -> EngineReport {
     let inst = instrument();
     let mut e = Engine::new(
         SimClock::new(UnixNanos(T0)),
-        SimVenue::new(sim_config(cash())),
+        SimVenue::new(sim_config()),
         vec![inst],
         cash(),
         Decimal::ONE,
@@ -101,23 +70,6 @@ async fn live(store: &Store, s: &BarSeries, from: usize, to: usize, run: &str) -
     let run = run.to_string();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let broker = handle
-            .block_on(PaperBroker::open(
-                store.clone(),
-                "paper",
-                sim_config(cash()),
-                std::slice::from_ref(&inst),
-                0,
-            ))
-            .unwrap();
-        let stack = handle
-            .block_on(OrderStack::load(
-                store.clone(),
-                "paper",
-                inst.quote_currency,
-                std::slice::from_ref(&inst),
-            ))
-            .unwrap();
         let settings = VenueSettings {
             capital: cash(),
             run_prefix: run,
@@ -125,15 +77,7 @@ async fn live(store: &Store, s: &BarSeries, from: usize, to: usize, run: &str) -
             halt_on_difference: true,
             reconcile_every: 10 * MIN,
         };
-        let venue = TradingVenue::new(
-            handle.clone(),
-            broker,
-            stack,
-            RiskEngine::new(RiskLimits::default()).unwrap(),
-            settings,
-            UnixNanos(T0),
-        )
-        .unwrap();
+        let venue = paper_venue(&handle, &store, settings);
         let mut e = Engine::new(
             SimClock::new(UnixNanos(T0)),
             venue,
@@ -254,15 +198,10 @@ async fn test_restart_continues_without_duplicates() {
             .sum();
         assert_eq!(stored_pos, bt.final_positions[0].1);
         // The paper broker's own book agrees.
-        let mut broker = PaperBroker::open(
-            store.clone(),
-            "paper",
-            sim_config(cash()),
-            &[instrument()],
-            0,
-        )
-        .await
-        .unwrap();
+        let mut broker =
+            PaperBroker::open(store.clone(), "paper", sim_config(), &[instrument()], 0)
+                .await
+                .unwrap();
         assert_eq!(broker.positions().await.unwrap()[0].1, stored_pos);
     }
 }
@@ -290,7 +229,7 @@ async fn test_recovery_after_crash_between_store_and_send_and_between_fill_and_b
         let mut broker = PaperBroker::open(
             store.clone(),
             "paper",
-            sim_config(cash()),
+            sim_config(),
             std::slice::from_ref(&inst),
             0,
         )
@@ -362,7 +301,7 @@ async fn test_recovery_after_crash_between_store_and_send_and_between_fill_and_b
         let mut broker = PaperBroker::open(
             store.clone(),
             "paper",
-            sim_config(cash()),
+            sim_config(),
             std::slice::from_ref(&inst),
             0,
         )
@@ -458,7 +397,7 @@ async fn test_paper_book_legacy_json_moves_into_rows() {
         let mut broker = PaperBroker::open(
             store.clone(),
             "paper",
-            sim_config(cash()),
+            sim_config(),
             std::slice::from_ref(&inst),
             0,
         )
@@ -475,7 +414,7 @@ async fn test_paper_book_legacy_json_moves_into_rows() {
         let mut again = PaperBroker::open(
             store.clone(),
             "paper",
-            sim_config(cash()),
+            sim_config(),
             std::slice::from_ref(&inst),
             0,
         )
@@ -532,7 +471,7 @@ fn test_live_timers_fire_on_the_wall_clock_without_market_events() {
     let source_instruments = vec![instrument()];
     let mut engine = Engine::new(
         SystemClock,
-        SimVenue::new(sim_config(cash())),
+        SimVenue::new(sim_config()),
         source_instruments.clone(),
         cash(),
         Decimal::ONE,

@@ -2,48 +2,30 @@
 //! instrument orders → broker orders, fills rolled back up, and crash
 //! recovery of the netted path. On SQLite and PostgreSQL.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
+use common::{MIN, T0, cash, empty_series, instrument, open_paper, paper_venue, sim_config};
+
 use rust_decimal::Decimal;
 use tessera_core::{SimClock, UnixNanos};
-use tessera_engine::{BarSeries, Commission, Engine, EngineReport, MarketEvent, SimConfig};
+use tessera_engine::{BarSeries, Engine, EngineReport, MarketEvent};
 use tessera_execution::{Broker, BrokerEvent, MarketUpdate, NetRequest, OrderStack};
-use tessera_live::{LiveSource, PaperBroker, TradingVenue, VenueSettings};
+use tessera_live::{LiveSource, PaperBroker, VenueSettings};
 use tessera_model::{
-    Bar, ClientOrderId, Fill, Instrument, InstrumentId, InstrumentKind, Interval, Money, Order,
-    OrderRequest, OrderStatus, OrderType, Price, Quantity, Side, StrategyId, TimeInForce,
+    Bar, ClientOrderId, Fill, InstrumentId, Money, Order, OrderRequest, OrderStatus, OrderType,
+    Price, Quantity, Side, StrategyId, TimeInForce,
 };
 use tessera_risk::{RiskEngine, RiskLimits, RiskState};
 use tessera_storage::Store;
 use tessera_storage::testing::TestDb;
 use tessera_strategy::{Context, OrderQty, Strategy};
 
-const T0: i64 = 1_709_290_800_000_000_000; // 2024-03-01T11:00:00Z
-const MIN: i64 = 60_000_000_000;
-
-fn instrument() -> Instrument {
-    Instrument::with_defaults(
-        InstrumentId::parse("BTCUSDT", "sim").unwrap(),
-        InstrumentKind::Crypto,
-    )
-    .unwrap()
-}
-
 fn series(n: usize) -> BarSeries {
-    let mut s = BarSeries {
-        instrument: instrument(),
-        interval: Interval::M1,
-        price_scale: 2,
-        volume_scale: 0,
-        open_time: Vec::new(),
-        open: Vec::new(),
-        high: Vec::new(),
-        low: Vec::new(),
-        close: Vec::new(),
-        volume: Vec::new(),
-    };
+    let mut s = empty_series();
     for i in 0..n {
         let o = 1_000_000 + (i as i64 % 7) * 250;
         let c = 1_000_000 + ((i as i64 + 3) % 5) * 300;
@@ -55,16 +37,6 @@ fn series(n: usize) -> BarSeries {
         s.volume.push(1_000);
     }
     s
-}
-
-fn cash() -> Money {
-    Money::new(Decimal::from(1_000_000), instrument().quote_currency)
-}
-
-fn sim_config() -> SimConfig {
-    let mut c = SimConfig::new(cash());
-    c.commission = Commission::rate(Decimal::new(1, 3));
-    c
 }
 
 fn d(n: i64) -> Decimal {
@@ -160,23 +132,6 @@ async fn run_two_on(
     let seen: [Seen; 2] = [Arc::default(), Arc::default()];
     let seen2 = seen.clone();
     let report = tokio::task::spawn_blocking(move || {
-        let broker = handle
-            .block_on(PaperBroker::open(
-                store.clone(),
-                "paper",
-                sim_config(),
-                std::slice::from_ref(&inst),
-                0,
-            ))
-            .unwrap();
-        let stack = handle
-            .block_on(OrderStack::load(
-                store.clone(),
-                "paper",
-                inst.quote_currency,
-                std::slice::from_ref(&inst),
-            ))
-            .unwrap();
         let settings = VenueSettings {
             capital: cash(),
             run_prefix: "r1".into(),
@@ -189,16 +144,7 @@ async fn run_two_on(
             .iter()
             .map(|x| (StrategyId::new(x).unwrap(), half))
             .collect();
-        let venue = TradingVenue::new(
-            handle.clone(),
-            broker,
-            stack,
-            RiskEngine::new(RiskLimits::default()).unwrap(),
-            settings,
-            UnixNanos(T0),
-        )
-        .unwrap()
-        .with_strategies(caps);
+        let venue = paper_venue(&handle, &store, settings).with_strategies(caps);
         assert!(venue.netting());
         let mut e = Engine::new(
             SimClock::new(UnixNanos(T0)),
@@ -446,28 +392,6 @@ impl Broker for DiesOnSubmit {
     }
 }
 
-async fn open(store: &Store) -> (PaperBroker, OrderStack) {
-    let inst = instrument();
-    let broker = PaperBroker::open(
-        store.clone(),
-        "paper",
-        sim_config(),
-        std::slice::from_ref(&inst),
-        0,
-    )
-    .await
-    .unwrap();
-    let stack = OrderStack::load(
-        store.clone(),
-        "paper",
-        inst.quote_currency,
-        std::slice::from_ref(&inst),
-    )
-    .await
-    .unwrap();
-    (broker, stack)
-}
-
 /// Store one strategy order per `(strategy, side, qty)` as created (approved by risk).
 async fn create_batch(
     stack: &mut OrderStack,
@@ -527,11 +451,11 @@ async fn test_netted_recovery_after_crash_between_store_and_send_and_between_fil
         let store = db.store();
         let be = store.backend();
         // Crash 0: a batch stored (created), the process died before netting it.
-        let (mut broker, mut stack) = open(store).await;
+        let (mut broker, mut stack) = open_paper(store).await;
         let lost = create_batch(&mut stack, &[("c0-a", "a", Side::Buy, 1)], now).await;
         drop((broker, stack));
         // Crash 1: netted, the instrument order stored as submitted, killed before the broker call.
-        let (paper, mut stack) = open(store).await;
+        let (paper, mut stack) = open_paper(store).await;
         let mut dying = DiesOnSubmit(paper);
         let ids = create_batch(
             &mut stack,
@@ -552,7 +476,7 @@ async fn test_netted_recovery_after_crash_between_store_and_send_and_between_fil
         );
         drop((dying, stack));
         // Restart: the unsent instrument order is marked never sent; the cross stays booked.
-        (broker, stack) = open(store).await;
+        (broker, stack) = open_paper(store).await;
         let report = stack.recover(&mut broker, now).await.unwrap();
         assert_eq!(
             report.never_sent,
@@ -609,7 +533,7 @@ async fn test_netted_recovery_after_crash_between_store_and_send_and_between_fil
         );
         // The fill events are lost with the process.
         drop((broker, stack));
-        (broker, stack) = open(store).await;
+        (broker, stack) = open_paper(store).await;
         let report = stack
             .recover(&mut broker, UnixNanos(T0 + 4 * MIN))
             .await
@@ -690,7 +614,7 @@ async fn test_net_order_refused_by_account_limit_and_cancelled_as_a_whole() {
     for db in TestDb::all().await {
         let store = db.store();
         let be = store.backend();
-        let (mut broker, mut stack) = open(store).await;
+        let (mut broker, mut stack) = open_paper(store).await;
         let limit = RiskEngine::new(RiskLimits {
             max_order_quantity: Some(d(3)),
             ..RiskLimits::default()
@@ -873,7 +797,6 @@ async fn test_on_event_processed_sends_the_batch_and_limit_orders_go_one_to_one(
         let handle = tokio::runtime::Handle::current();
         let inst2 = inst.clone();
         let (events, limit_events, ios, orders) = tokio::task::spawn_blocking(move || {
-            let (broker, stack) = handle.block_on(open(&store));
             let settings = VenueSettings {
                 capital: cash(),
                 run_prefix: "r1".into(),
@@ -885,16 +808,7 @@ async fn test_on_event_processed_sends_the_batch_and_limit_orders_go_one_to_one(
                 .iter()
                 .map(|x| (StrategyId::new(x).unwrap(), cash()))
                 .collect();
-            let mut v = TradingVenue::new(
-                handle.clone(),
-                broker,
-                stack,
-                RiskEngine::new(RiskLimits::default()).unwrap(),
-                settings,
-                UnixNanos(T0),
-            )
-            .unwrap()
-            .with_strategies(caps);
+            let mut v = paper_venue(&handle, &store, settings).with_strategies(caps);
             v.register(std::slice::from_ref(&inst2)).unwrap();
             let mut out = Vec::new();
             let s = series(2);
