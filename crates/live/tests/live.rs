@@ -4,13 +4,15 @@ mod common;
 
 use std::sync::mpsc::sync_channel;
 
-use common::{MIN, T0, cash, empty_series, instrument, paper_venue, sim_config};
+use common::{
+    MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue, sim_config,
+};
 
 use rust_decimal::Decimal;
 use tessera_core::{SimClock, UnixNanos};
 use tessera_engine::{BarSeries, Engine, EngineReport, MarketEvent, SeriesSource, SimVenue};
 use tessera_execution::{Broker, OrderStack};
-use tessera_live::{LiveSource, PaperBroker, VenueSettings};
+use tessera_live::{LiveSource, VenueSettings};
 use tessera_model::{
     ClientOrderId, Money, OrderRequest, OrderStatus, OrderType, Quantity, Side, StrategyId,
     TimeInForce,
@@ -198,10 +200,7 @@ async fn test_restart_continues_without_duplicates() {
             .sum();
         assert_eq!(stored_pos, bt.final_positions[0].1);
         // The paper broker's own book agrees.
-        let mut broker =
-            PaperBroker::open(store.clone(), "paper", sim_config(), &[instrument()], 0)
-                .await
-                .unwrap();
+        let mut broker = paper_broker(store).await;
         assert_eq!(broker.positions().await.unwrap()[0].1, stored_pos);
     }
 }
@@ -226,23 +225,7 @@ async fn test_recovery_after_crash_between_store_and_send_and_between_fill_and_b
         let store = db.store();
         let inst = instrument();
         let risk = RiskEngine::new(RiskLimits::default()).unwrap();
-        let mut broker = PaperBroker::open(
-            store.clone(),
-            "paper",
-            sim_config(),
-            std::slice::from_ref(&inst),
-            0,
-        )
-        .await
-        .unwrap();
-        let mut stack = OrderStack::load(
-            store.clone(),
-            "paper",
-            inst.quote_currency,
-            std::slice::from_ref(&inst),
-        )
-        .await
-        .unwrap();
+        let (mut broker, mut stack) = open_paper(store).await;
         let now = UnixNanos(T0);
         let approve = |stack: &OrderStack, q: &str| {
             risk.check(
@@ -298,23 +281,7 @@ async fn test_recovery_after_crash_between_store_and_send_and_between_fill_and_b
         drop(stack);
         drop(broker);
         // Restart.
-        let mut broker = PaperBroker::open(
-            store.clone(),
-            "paper",
-            sim_config(),
-            std::slice::from_ref(&inst),
-            0,
-        )
-        .await
-        .unwrap();
-        let mut stack = OrderStack::load(
-            store.clone(),
-            "paper",
-            inst.quote_currency,
-            std::slice::from_ref(&inst),
-        )
-        .await
-        .unwrap();
+        let (mut broker, mut stack) = open_paper(store).await;
         let report = stack
             .recover(&mut broker, UnixNanos(T0 + 3 * MIN))
             .await
@@ -394,15 +361,7 @@ async fn test_paper_book_legacy_json_moves_into_rows() {
             .set_state("paper:paper", &legacy.to_string())
             .await
             .unwrap();
-        let mut broker = PaperBroker::open(
-            store.clone(),
-            "paper",
-            sim_config(),
-            std::slice::from_ref(&inst),
-            0,
-        )
-        .await
-        .unwrap();
+        let mut broker = paper_broker(store).await;
         assert_eq!(
             broker.fills_since(UnixNanos(0)).await.unwrap(),
             vec![fill.clone()]
@@ -411,15 +370,7 @@ async fn test_paper_book_legacy_json_moves_into_rows() {
         let (rows, open) = store.paper_book("paper").await.unwrap();
         assert_eq!((rows.len(), rows[0].seq, open.len()), (1, 1, 0));
         // Reopened from the rows: the same book, and the next fill continues the numbering.
-        let mut again = PaperBroker::open(
-            store.clone(),
-            "paper",
-            sim_config(),
-            std::slice::from_ref(&inst),
-            0,
-        )
-        .await
-        .unwrap();
+        let mut again = paper_broker(store).await;
         assert_eq!(again.fills_since(UnixNanos(0)).await.unwrap(), vec![fill]);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
-use common::{MIN, T0, cash, empty_series, instrument, open_paper, paper_venue, sim_config};
+use common::{MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue};
 
 use rust_decimal::Decimal;
 use tessera_core::{SimClock, UnixNanos};
@@ -212,10 +212,7 @@ async fn test_two_strategies_opposite_orders_crossed_internally_net_sent_to_brok
         assert_eq!(strategy_position(store, "a").await, d(2), "{be}");
         assert_eq!(strategy_position(store, "b").await, d(-3), "{be}");
         // The broker got only the nets: buy 2, buy 3, sell 6 (three orders).
-        let mut broker =
-            PaperBroker::open(store.clone(), "paper", sim_config(), &[instrument()], 0)
-                .await
-                .unwrap();
+        let mut broker = paper_broker(store).await;
         let broker_fills = broker.fills_since(UnixNanos(0)).await.unwrap();
         let mut at_broker: BTreeMap<String, Decimal> = BTreeMap::new();
         for f in &broker_fills {
@@ -769,10 +766,7 @@ async fn test_orders_on_quotes_are_netted_at_the_next_event() {
         );
         // Sent when the next quote arrived, stamped with the time they were asked for.
         assert_eq!(ios[0].order.created_at, UnixNanos(T0 + 1_000_000_000));
-        let mut broker =
-            PaperBroker::open(store.clone(), "paper", sim_config(), &[instrument()], 0)
-                .await
-                .unwrap();
+        let mut broker = paper_broker(store).await;
         let broker_pos: Decimal = broker.positions().await.unwrap().iter().map(|p| p.1).sum();
         assert_eq!(broker_pos, d(-1), "{be}");
         assert_eq!(report.final_positions[0].1, broker_pos);

@@ -52,19 +52,18 @@ pub(crate) fn empty_series() -> BarSeries {
     }
 }
 
-/// The paper broker (account `paper`, [`sim_config`]) and the order stack
-/// of [`instrument`], as stored in `store`.
+/// The paper broker (account `paper`, [`sim_config`], [`instrument`]) as
+/// stored in `store`.
+pub(crate) async fn paper_broker(store: &Store) -> PaperBroker {
+    PaperBroker::open(store.clone(), "paper", sim_config(), &[instrument()], 0)
+        .await
+        .unwrap()
+}
+
+/// [`paper_broker`] and the order stack of [`instrument`], as stored in `store`.
 pub(crate) async fn open_paper(store: &Store) -> (PaperBroker, OrderStack) {
     let inst = instrument();
-    let broker = PaperBroker::open(
-        store.clone(),
-        "paper",
-        sim_config(),
-        std::slice::from_ref(&inst),
-        0,
-    )
-    .await
-    .unwrap();
+    let broker = paper_broker(store).await;
     let stack = OrderStack::load(
         store.clone(),
         "paper",
