@@ -14,10 +14,11 @@ mod common;
 use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
-use tessera_model::OrderStatus;
 use tessera_storage::testing::TestDb;
 
-use common::alpaca::{at_server, crash_server, final_recovery, kill_loop};
+use common::alpaca::{
+    at_server, check_orders_against_server, crash_server, final_recovery, kill_loop,
+};
 
 const KILLS: usize = 22;
 
@@ -44,42 +45,9 @@ async fn crash_story(db: &TestDb) {
         "too few orders to mean anything: {}",
         stored.len()
     );
-    let mut never_sent = 0;
-    for o in &stored {
-        let id = o.order.client_order_id.as_str();
-        if at_server.contains(id) {
-            continue;
-        }
-        let reason = o.order.reject_reason.clone().unwrap_or_default();
-        assert!(
-            o.order.status == OrderStatus::Rejected
-                && (reason.contains("never sent") || reason.starts_with("risk:")),
-            "order {id} is unknown to the server but stored as {} ({reason})",
-            o.order.status
-        );
-        never_sent += 1;
-    }
-    let ours: BTreeSet<&str> = stored
-        .iter()
-        .map(|o| o.order.client_order_id.as_str())
-        .collect();
-    for id in &at_server {
-        assert!(
-            ours.contains(id),
-            "the server has order {id} that we never stored"
-        );
-    }
-    for o in &stored {
-        assert!(
-            !matches!(
-                o.order.status,
-                OrderStatus::Created | OrderStatus::Submitted
-            ),
-            "order {} still {} after recovery",
-            o.order.client_order_id,
-            o.order.status
-        );
-    }
+    let orders: Vec<_> = stored.iter().map(|o| &o.order).collect();
+    let never_sent =
+        check_orders_against_server("order", &orders, &at_server, "that we never stored");
     let our_pos: Decimal = store
         .positions()
         .await

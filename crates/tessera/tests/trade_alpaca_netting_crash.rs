@@ -23,7 +23,9 @@ use rust_decimal::Decimal;
 use tessera_model::OrderStatus;
 use tessera_storage::testing::TestDb;
 
-use common::alpaca::{at_server, crash_server, final_recovery, kill_loop};
+use common::alpaca::{
+    at_server, check_orders_against_server, crash_server, final_recovery, kill_loop,
+};
 
 const KILLS: usize = 12;
 
@@ -65,39 +67,13 @@ async fn crash_story(db: &TestDb) {
         "too few instrument orders to mean anything: {}",
         instrument_orders.len()
     );
-    let mut never_sent = 0;
-    for io in &instrument_orders {
-        let id = io.order.client_order_id.as_str();
-        assert!(
-            !matches!(
-                io.order.status,
-                OrderStatus::Created | OrderStatus::Submitted
-            ),
-            "instrument order {id} still {} after recovery",
-            io.order.status
-        );
-        if at_server.contains(id) {
-            continue;
-        }
-        let reason = io.order.reject_reason.clone().unwrap_or_default();
-        assert!(
-            io.order.status == OrderStatus::Rejected
-                && (reason.contains("never sent") || reason.starts_with("risk:")),
-            "instrument order {id} is unknown to the server but stored as {} ({reason})",
-            io.order.status
-        );
-        never_sent += 1;
-    }
-    let ours: BTreeSet<&str> = instrument_orders
-        .iter()
-        .map(|o| o.order.client_order_id.as_str())
-        .collect();
-    for id in &at_server {
-        assert!(
-            ours.contains(id),
-            "the server has order {id} that is no stored instrument order"
-        );
-    }
+    let orders: Vec<_> = instrument_orders.iter().map(|io| &io.order).collect();
+    let never_sent = check_orders_against_server(
+        "instrument order",
+        &orders,
+        &at_server,
+        "that is no stored instrument order",
+    );
     // Strategy orders: none left half-way; their allocations never exceed what they asked.
     let stored = store.orders(None).await.unwrap();
     let strategies: BTreeSet<&str> = stored

@@ -15,7 +15,7 @@ use tessera_alpaca::server::{Faults, ServerSettings, ServerState, TestServer};
 use tessera_alpaca::{AlpacaBroker, AlpacaConfig, Failpoints};
 use tessera_core::{Clock, SystemClock};
 use tessera_execution::OrderStack;
-use tessera_model::{Currency, Instrument, InstrumentId, InstrumentKind};
+use tessera_model::{Currency, Instrument, InstrumentId, InstrumentKind, Order, OrderStatus};
 use tessera_storage::testing::TestDb;
 
 /// A small deterministic generator (xorshift), so a failure can be replayed.
@@ -249,4 +249,43 @@ pub(crate) fn at_server(st: &ServerState) -> BTreeSet<&str> {
         .iter()
         .map(|o| o.client_order_id.as_str())
         .collect()
+}
+
+/// Checks stored orders against the server after recovery: none is left
+/// created or submitted, and each one the server does not know was rejected
+/// as never sent (or by risk), which is how recovery marks an order stored
+/// but killed before it was posted. Then checks the server knows no order
+/// outside `orders` (`unknown` ends that message). `what` names the orders
+/// in messages. Returns how many were never sent.
+pub(crate) fn check_orders_against_server(
+    what: &str,
+    orders: &[&Order],
+    at_server: &BTreeSet<&str>,
+    unknown: &str,
+) -> usize {
+    let mut never_sent = 0;
+    for o in orders {
+        let id = o.client_order_id.as_str();
+        assert!(
+            !matches!(o.status, OrderStatus::Created | OrderStatus::Submitted),
+            "{what} {id} still {} after recovery",
+            o.status
+        );
+        if at_server.contains(id) {
+            continue;
+        }
+        let reason = o.reject_reason.clone().unwrap_or_default();
+        assert!(
+            o.status == OrderStatus::Rejected
+                && (reason.contains("never sent") || reason.starts_with("risk:")),
+            "{what} {id} is unknown to the server but stored as {} ({reason})",
+            o.status
+        );
+        never_sent += 1;
+    }
+    let ours: BTreeSet<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
+    for id in at_server {
+        assert!(ours.contains(id), "the server has order {id} {unknown}");
+    }
+    never_sent
 }
