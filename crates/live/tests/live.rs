@@ -6,10 +6,11 @@ use std::sync::mpsc::sync_channel;
 
 use common::{
     MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue, sim_config,
+    sim_engine,
 };
 
 use rust_decimal::Decimal;
-use tessera_core::{SimClock, UnixNanos};
+use tessera_core::UnixNanos;
 use tessera_engine::{BarSeries, Engine, EngineReport, MarketEvent, SeriesSource, SimVenue};
 use tessera_execution::{Broker, OrderStack};
 use tessera_live::{LiveSource, VenueSettings};
@@ -50,15 +51,7 @@ fn strategy() -> Box<dyn tessera_strategy::Strategy> {
 }
 
 fn backtest(s: &BarSeries) -> EngineReport {
-    let inst = instrument();
-    let mut e = Engine::new(
-        SimClock::new(UnixNanos(T0)),
-        SimVenue::new(sim_config()),
-        vec![inst],
-        cash(),
-        Decimal::ONE,
-    )
-    .unwrap();
+    let mut e = sim_engine(SimVenue::new(sim_config()));
     e.add_strategy(StrategyId::new("sma_cross").unwrap(), strategy());
     let series = [s.clone()];
     e.run(&mut SeriesSource::new(&series).unwrap()).unwrap()
@@ -80,14 +73,7 @@ async fn live(store: &Store, s: &BarSeries, from: usize, to: usize, run: &str) -
             reconcile_every: 10 * MIN,
         };
         let venue = paper_venue(&handle, &store, settings);
-        let mut e = Engine::new(
-            SimClock::new(UnixNanos(T0)),
-            venue,
-            vec![inst.clone()],
-            cash(),
-            Decimal::ONE,
-        )
-        .unwrap();
+        let mut e = sim_engine(venue);
         e.add_strategy(StrategyId::new("sma_cross").unwrap(), strategy());
         let (tx, rx) = sync_channel(16);
         let feeder = std::thread::spawn(move || {

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
-use common::{MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue};
+use common::{
+    MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue, sim_engine,
+};
 
 use rust_decimal::Decimal;
-use tessera_core::{SimClock, UnixNanos};
-use tessera_engine::{BarSeries, Engine, EngineReport, MarketEvent};
+use tessera_core::UnixNanos;
+use tessera_engine::{BarSeries, EngineReport, MarketEvent};
 use tessera_execution::{Broker, BrokerEvent, MarketUpdate, NetRequest, OrderStack};
 use tessera_live::{LiveSource, PaperBroker, VenueSettings};
 use tessera_model::{
@@ -146,14 +148,7 @@ async fn run_two_on(
             .collect();
         let venue = paper_venue(&handle, &store, settings).with_strategies(caps);
         assert!(venue.netting());
-        let mut e = Engine::new(
-            SimClock::new(UnixNanos(T0)),
-            venue,
-            vec![inst.clone()],
-            cash(),
-            Decimal::ONE,
-        )
-        .unwrap();
+        let mut e = sim_engine(venue);
         for (k, (name, plan)) in ["a", "b"].iter().zip(plans).enumerate() {
             e.add_strategy(
                 StrategyId::new(name).unwrap(),

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use rust_decimal::Decimal;
-use tessera_core::UnixNanos;
-use tessera_engine::{BarSeries, Commission, SimConfig};
+use tessera_core::{SimClock, UnixNanos};
+use tessera_engine::{BarSeries, Commission, Engine, SimConfig, Venue};
 use tessera_execution::OrderStack;
 use tessera_live::{PaperBroker, TradingVenue, VenueSettings};
 use tessera_model::{Instrument, InstrumentId, InstrumentKind, Interval, Money};
@@ -90,6 +90,19 @@ pub(crate) fn paper_venue(
         RiskEngine::new(RiskLimits::default()).unwrap(),
         settings,
         UnixNanos(T0),
+    )
+    .unwrap()
+}
+
+/// An engine over `venue` trading [`instrument`] with [`cash`], its
+/// simulated clock starting at `T0`.
+pub(crate) fn sim_engine<V: Venue>(venue: V) -> Engine<SimClock, V> {
+    Engine::new(
+        SimClock::new(UnixNanos(T0)),
+        venue,
+        vec![instrument()],
+        cash(),
+        Decimal::ONE,
     )
     .unwrap()
 }
