@@ -6,7 +6,7 @@ use std::sync::mpsc::sync_channel;
 
 use common::{
     MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue, sim_config,
-    sim_engine,
+    sim_engine, stored_position,
 };
 
 use rust_decimal::Decimal;
@@ -177,13 +177,7 @@ async fn test_restart_continues_without_duplicates() {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), fills.len(), "no trade booked twice");
-        let stored_pos: Decimal = store
-            .positions()
-            .await
-            .unwrap()
-            .iter()
-            .map(|p| p.position.quantity)
-            .sum();
+        let stored_pos = stored_position(store).await;
         assert_eq!(stored_pos, bt.final_positions[0].1);
         // The paper broker's own book agrees.
         let mut broker = paper_broker(store).await;

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{
     MIN, T0, cash, empty_series, instrument, open_paper, paper_broker, paper_venue, sim_engine,
+    stored_position,
 };
 
 use rust_decimal::Decimal;
@@ -545,13 +546,7 @@ async fn test_netted_recovery_after_crash_between_store_and_send_and_between_fil
         assert_eq!(strategy_position(store, "c").await, d(-1));
         let broker_pos: Decimal = broker.positions().await.unwrap().iter().map(|p| p.1).sum();
         assert_eq!(broker_pos, d(6));
-        let ours: Decimal = store
-            .positions()
-            .await
-            .unwrap()
-            .iter()
-            .map(|p| p.position.quantity)
-            .sum();
+        let ours = stored_position(store).await;
         assert_eq!(
             ours, broker_pos,
             "{be}: per-strategy positions sum to the broker's"

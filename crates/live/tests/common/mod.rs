@@ -106,3 +106,15 @@ pub(crate) fn sim_engine<V: Venue>(venue: V) -> Engine<SimClock, V> {
     )
     .unwrap()
 }
+
+/// The stored positions' quantities summed over all strategies: what the
+/// account holds by our books.
+pub(crate) async fn stored_position(store: &Store) -> Decimal {
+    store
+        .positions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.position.quantity)
+        .sum()
+}
