@@ -23,21 +23,10 @@ use tessera_model::{Interval, Symbol};
 use tessera_storage::testing::TestDb;
 
 fn tessera(dir: &Path, db_url: &str, server: &TestServer) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    c.current_dir(dir)
-        .env("TESSERA_DATA_DIR", dir)
-        .env("TESSERA_DATABASE_URL", db_url)
-        .env("TESSERA_BROKERS_ALPACA_BASE_URL", server.base_url())
-        .env("TESSERA_BROKERS_ALPACA_DATA_URL", server.base_url())
+    let mut c = common::tessera_alpaca(dir, db_url, &server.base_url());
+    c.env("TESSERA_BROKERS_ALPACA_DATA_URL", server.base_url())
         .env("TESSERA_BROKERS_ALPACA_FEED", "sip")
-        .env("TESSERA_BROKERS_ALPACA_KEY_ID", "test-key")
-        .env("TESSERA_BROKERS_ALPACA_SECRET", "test-secret")
-        .env("TESSERA_BROKERS_ALPACA_TIMEOUT_MS", "3000")
-        .env("TESSERA_RISK_RECONCILE_SECONDS", "0")
-        .env("TESSERA_RISK_HALT_ON_DIFFERENCE", "false")
-        .env("TESSERA_LOG_LEVEL", "warn")
-        .env_remove("TESSERA_FAILPOINT")
-        .env_remove("RUST_LOG");
+        .env_remove("TESSERA_FAILPOINT");
     c
 }
 

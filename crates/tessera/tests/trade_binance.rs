@@ -15,15 +15,9 @@ use tessera_data::testing::{self, FakeBinance, FakeBinanceConfig, KlineRow};
 use tessera_storage::testing::TestDb;
 
 fn tessera(dir: &Path, db_url: &str, fake: &FakeBinance) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    c.current_dir(dir)
-        .env("TESSERA_DATA_DIR", dir)
-        .env("TESSERA_DATABASE_URL", db_url)
-        .env("TESSERA_VENUES_BINANCE_REST_URL", fake.rest_url())
-        .env("TESSERA_VENUES_BINANCE_WS_URL", fake.ws_url())
-        .env("TESSERA_RISK_RECONCILE_SECONDS", "0")
-        .env("TESSERA_LOG_LEVEL", "warn")
-        .env_remove("RUST_LOG");
+    let mut c = common::tessera(dir, db_url);
+    c.env("TESSERA_VENUES_BINANCE_REST_URL", fake.rest_url())
+        .env("TESSERA_VENUES_BINANCE_WS_URL", fake.ws_url());
     c
 }
 

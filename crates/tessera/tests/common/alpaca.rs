@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -46,20 +46,9 @@ pub(crate) fn spawn_engine(
     failpoint: Option<&str>,
     args: &[String],
 ) -> Engine {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.current_dir(dir)
-        .env("TESSERA_DATA_DIR", dir)
-        .env("TESSERA_DATABASE_URL", db_url)
-        .env("TESSERA_BROKERS_ALPACA_BASE_URL", base_url)
-        .env("TESSERA_BROKERS_ALPACA_KEY_ID", "test-key")
-        .env("TESSERA_BROKERS_ALPACA_SECRET", "test-secret")
-        .env("TESSERA_BROKERS_ALPACA_TIMEOUT_MS", "3000")
-        // One simulated minute every 20 ms: a signal every few bars.
-        .env("TESSERA_VENUES_SIM_SPEED", "3000")
-        .env("TESSERA_RISK_RECONCILE_SECONDS", "0")
-        .env("TESSERA_RISK_HALT_ON_DIFFERENCE", "false")
-        .env("TESSERA_LOG_LEVEL", "warn")
-        .env_remove("RUST_LOG")
+    let mut cmd = super::tessera_alpaca(dir, db_url, base_url);
+    // One simulated minute every 20 ms: a signal every few bars.
+    cmd.env("TESSERA_VENUES_SIM_SPEED", "3000")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

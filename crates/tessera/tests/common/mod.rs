@@ -5,11 +5,39 @@
 pub(crate) mod alpaca;
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use tessera_core::UnixNanos;
+
+/// `tessera` run in `dir` (also its data directory) on the database at
+/// `db_url`, quiet (warnings only, `RUST_LOG` unset) and with no periodic
+/// reconciliation, so a short test run does only what the test drives.
+pub(crate) fn tessera(dir: &Path, db_url: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    c.current_dir(dir)
+        .env("TESSERA_DATA_DIR", dir)
+        .env("TESSERA_DATABASE_URL", db_url)
+        .env("TESSERA_RISK_RECONCILE_SECONDS", "0")
+        .env("TESSERA_LOG_LEVEL", "warn")
+        .env_remove("RUST_LOG");
+    c
+}
+
+/// [`tessera`] with `[brokers.alpaca]` pointed at the test server at
+/// `base_url` (its test credentials, a 3 s timeout) and a difference from
+/// the broker not halting trading.
+pub(crate) fn tessera_alpaca(dir: &Path, db_url: &str, base_url: &str) -> Command {
+    let mut c = tessera(dir, db_url);
+    c.env("TESSERA_BROKERS_ALPACA_BASE_URL", base_url)
+        .env("TESSERA_BROKERS_ALPACA_KEY_ID", "test-key")
+        .env("TESSERA_BROKERS_ALPACA_SECRET", "test-secret")
+        .env("TESSERA_BROKERS_ALPACA_TIMEOUT_MS", "3000")
+        .env("TESSERA_RISK_HALT_ON_DIFFERENCE", "false");
+    c
+}
 
 /// `trade --strategy sma_cross --param fast=2 --param slow=3` on one symbol:
 /// a signal every few bars, so a short run places orders.
