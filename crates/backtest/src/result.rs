@@ -44,8 +44,6 @@ pub struct BacktestResult {
     pub timestamps: Vec<UnixNanos>,
     /// Equity after each bar.
     pub equity: Vec<f64>,
-    /// Drawdown after each bar as a fraction of the running peak.
-    pub drawdown: Vec<f64>,
     /// Exact final equity, as text with its currency (`"56263.51934 USD"`).
     pub final_equity: String,
     /// Commissions paid on every fill, open trades included.

@@ -1,7 +1,7 @@
 //! One backtest: a strategy over a bar series on the simulated venue.
 
 use serde::{Deserialize, Serialize};
-use tessera_analysis::{Annualisation, StatsInput, compute_stats, drawdown_curve};
+use tessera_analysis::{Annualisation, StatsInput, compute_stats};
 use tessera_core::{SimClock, UnixNanos};
 use tessera_engine::{
     BarSeries, DataSource, Engine, EngineReport, SeriesSource, SimConfig, SimVenue,
@@ -133,7 +133,7 @@ pub(crate) fn stats_of(
     labels: &[UnixNanos],
     closes: &[f64],
     warmup: usize,
-    config: &BacktestConfig,
+    annualisation: Annualisation,
 ) -> Result<tessera_analysis::Stats> {
     if let Some(last) = report.equity.last_mut() {
         // The exact final equity, so the last point carries no f64 accumulation.
@@ -150,7 +150,7 @@ pub(crate) fn stats_of(
         closes,
         trades: &report.trades,
         first_trading_bar: warmup,
-        annualisation: config.annualisation,
+        annualisation,
     })?)
 }
 
@@ -165,12 +165,19 @@ pub fn run_strategy(
 ) -> Result<BacktestResult> {
     let warmup = strategy.warmup_bars();
     let mut report = run_engine(series, strategy, config)?;
-    // The closes live only while statistics are computed, so they and the drawdown curve
-    // (built below) are never held at once: 8 bytes a bar less at the peak.
+    // The closes live only while statistics are computed: 8 bytes a bar less at the peak.
+    // (The drawdown curve is not kept: `tessera_analysis::drawdown_curve` derives it from
+    // the equity curve where a chart needs it.)
     let stats = {
         let closes = series.closes_f64();
         let timestamps = std::mem::take(&mut report.timestamps);
-        let stats = stats_of(&mut report, &timestamps, &closes, warmup, config)?;
+        let stats = stats_of(
+            &mut report,
+            &timestamps,
+            &closes,
+            warmup,
+            config.annualisation,
+        )?;
         report.timestamps = timestamps;
         stats
     };
@@ -188,7 +195,6 @@ pub fn run_strategy(
             sim: config.sim.clone(),
             code_version: env!("CARGO_PKG_VERSION").to_string(),
         },
-        drawdown: drawdown_curve(&equity),
         stats,
         trades: report.trades,
         timestamps: report.timestamps,

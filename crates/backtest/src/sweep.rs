@@ -285,11 +285,13 @@ pub fn sweep(
             let reports = run_engines(series, strategies, &config.base)?;
             let mut out = Vec::with_capacity(chunk.len());
             for ((mut report, params), warmup) in reports.into_iter().zip(chunk).zip(warmups) {
-                let cfg = BacktestConfig {
-                    params: params.clone(),
-                    ..config.base.clone()
-                };
-                let stats = stats_of(&mut report, &labels, &closes, warmup, &cfg)?;
+                let stats = stats_of(
+                    &mut report,
+                    &labels,
+                    &closes,
+                    warmup,
+                    config.base.annualisation,
+                )?;
                 progress(
                     done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
                     total,
