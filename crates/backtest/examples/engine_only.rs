@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use rust_decimal::Decimal;
 use tessera_backtest::{
-    BacktestConfig, Constraint, Grid, SweepConfig, load_csv, run_engine, sweep,
+    BacktestConfig, Constraint, Grid, SweepConfig, load_csv, prepare_strategy, run_engine, sweep,
 };
 use tessera_engine::{Commission, SimConfig};
 use tessera_model::Money;
-use tessera_strategy::{Params, build};
+use tessera_strategy::Params;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -58,8 +58,8 @@ fn main() {
         return;
     }
     for _ in 0..repeats {
-        let strategy = build("sma_cross", &params).expect("strategy");
         let t = Instant::now();
+        let strategy = prepare_strategy(&series, "sma_cross", &params).expect("strategy");
         let report = run_engine(&series, strategy, &cfg).expect("run");
         let s = t.elapsed().as_secs_f64();
         println!(

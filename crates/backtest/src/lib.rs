@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod error;
+mod precompute;
 pub mod result;
 pub mod run;
 pub mod sweep;
@@ -16,6 +17,6 @@ pub mod walkforward;
 pub use csv::{load_csv, parse_csv};
 pub use error::{Error, Result};
 pub use result::{BacktestResult, RunMetadata};
-pub use run::{BacktestConfig, run_backtest, run_engine, run_engines, run_strategy};
+pub use run::{BacktestConfig, prepare_strategy, run_backtest, run_engine, run_strategy};
 pub use sweep::{Constraint, Grid, SweepConfig, SweepRow, plan, sweep};
 pub use walkforward::{WalkForwardConfig, WalkForwardResult, WalkForwardWindow, walk_forward};

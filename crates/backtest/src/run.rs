@@ -3,13 +3,12 @@
 use serde::{Deserialize, Serialize};
 use tessera_analysis::{Annualisation, StatsInput, compute_stats};
 use tessera_core::{SimClock, UnixNanos};
-use tessera_engine::{
-    BarSeries, DataSource, Engine, EngineReport, SeriesSource, SimConfig, SimVenue,
-};
+use tessera_engine::{BarSeries, Engine, EngineReport, SeriesSource, SimConfig, SimVenue};
 use tessera_model::StrategyId;
-use tessera_strategy::{Params, Strategy, build};
+use tessera_strategy::{Params, Strategy};
 
 use crate::error::{Error, Result};
+use crate::precompute::Precomputed;
 use crate::result::{BacktestResult, RunMetadata};
 
 /// Settings of one run.
@@ -51,8 +50,22 @@ impl BacktestConfig {
 /// # Errors
 /// Unknown strategy or parameters, engine errors, empty data.
 pub fn run_backtest(series: &BarSeries, config: &BacktestConfig) -> Result<BacktestResult> {
-    let strategy = build(&config.strategy, &config.params)?;
+    let strategy = prepare_strategy(series, &config.strategy, &config.params)?;
     run_strategy(series, strategy, config)
+}
+
+/// Build the named strategy for a replay of `series`: with its indicators computed once over
+/// the series where it can read them so (see [`Precomputed`]), which lets the engine
+/// fast-forward between its signals.
+///
+/// # Errors
+/// Unknown strategy or parameters.
+pub fn prepare_strategy(
+    series: &BarSeries,
+    strategy: &str,
+    params: &Params,
+) -> Result<Box<dyn Strategy>> {
+    Precomputed::new(series, strategy, std::slice::from_ref(params)).build(params)
 }
 
 fn engine(
@@ -86,42 +99,21 @@ pub fn run_engine(
     strategy: Box<dyn Strategy>,
     config: &BacktestConfig,
 ) -> Result<EngineReport> {
-    let engine = engine(series, strategy, config)?;
-    let mut source = SeriesSource::new(std::slice::from_ref(series))?;
-    Ok(engine.run(&mut source)?)
+    replay(series, strategy, config, true)
 }
 
-/// Replay `series` once for a batch of strategies, each on its own engine, venue and book:
-/// every bar is decoded once and handed to each engine in turn, so a sweep pays for reading
-/// the data once per batch instead of once per run. Each report equals what
-/// [`run_engine`] gives for that strategy, except that `timestamps` is left empty
-/// (they are `series.open_time`, one equity point per bar).
-///
-/// # Errors
-/// The first engine error of any run.
-pub fn run_engines(
+/// [`run_engine`], leaving `timestamps` empty unless `labels` (they are `series.open_time`,
+/// one equity point per bar, so sweeps do not keep a copy per run).
+pub(crate) fn replay(
     series: &BarSeries,
-    strategies: Vec<Box<dyn Strategy>>,
+    strategy: Box<dyn Strategy>,
     config: &BacktestConfig,
-) -> Result<Vec<EngineReport>> {
-    let mut engines = strategies
-        .into_iter()
-        .map(|s| {
-            let mut e = engine(series, s, config)?;
-            e.set_record_labels(false);
-            Ok(e)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    labels: bool,
+) -> Result<EngineReport> {
+    let mut engine = engine(series, strategy, config)?;
+    engine.set_record_labels(labels);
     let mut source = SeriesSource::new(std::slice::from_ref(series))?;
-    for e in &mut engines {
-        e.begin(&source)?;
-    }
-    while let Some(kind) = source.advance() {
-        for e in &mut engines {
-            e.step(&source, kind)?;
-        }
-    }
-    engines.into_iter().map(|e| Ok(e.finish()?)).collect()
+    Ok(engine.run(&mut source)?)
 }
 
 /// Statistics of one replay of `series` (labels and closes passed in, so sweeps share them).

@@ -6,19 +6,15 @@
 //! the chosen metric, best first (higher is better; runs where the metric is
 //! undefined come last).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_analysis::Stats;
 use tessera_engine::BarSeries;
-use tessera_strategy::builtins::SmaCross;
-use tessera_strategy::indicators::sma_series;
-use tessera_strategy::{Params, Strategy, build};
+use tessera_strategy::Params;
 
 use crate::error::{Error, Result};
-use crate::run::{BacktestConfig, run_engines, stats_of};
+use crate::precompute::Precomputed;
+use crate::run::{BacktestConfig, replay, stats_of};
 
 /// Values to try per parameter, in the order given.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -217,43 +213,6 @@ pub fn plan(config: &SweepConfig) -> Result<Vec<Params>> {
     Ok(combos)
 }
 
-/// Moving averages shared by every `sma_cross` run of a sweep.
-#[derive(Debug, Default)]
-struct SmaCache(BTreeMap<usize, Arc<[f64]>>);
-
-impl SmaCache {
-    fn new(series: &BarSeries, combos: &[Params]) -> Self {
-        let mut lengths: Vec<usize> = combos
-            .iter()
-            .flat_map(|p| {
-                [
-                    p.get_or("sma_cross", "fast", 10usize).ok(),
-                    p.get_or("sma_cross", "slow", 20usize).ok(),
-                ]
-            })
-            .flatten()
-            .collect();
-        lengths.sort_unstable();
-        lengths.dedup();
-        let closes = series.closes_f64();
-        Self(
-            lengths
-                .par_iter()
-                .map(|&n| (n, Arc::from(sma_series(&closes, n))))
-                .collect(),
-        )
-    }
-
-    fn strategy(&self, p: &Params) -> Result<Box<dyn Strategy>> {
-        let s = SmaCross::from_params(p)?;
-        let (f, sl) = s.lengths();
-        Ok(match (self.0.get(&f), self.0.get(&sl)) {
-            (Some(a), Some(b)) => Box::new(s.with_precomputed(a.clone(), b.clone())),
-            _ => Box::new(s),
-        })
-    }
-}
-
 /// Run the sweep; `progress` is called after each run with `(done, total)`.
 ///
 /// # Errors
@@ -265,64 +224,40 @@ pub fn sweep(
 ) -> Result<Vec<SweepRow>> {
     let combos = plan(config)?;
     let total = combos.len();
-    let cache = (config.base.strategy == "sma_cross").then(|| SmaCache::new(series, &combos));
+    let pre = Precomputed::new(series, &config.base.strategy, &combos);
     // Shared by every run's statistics instead of rebuilt per run.
     let closes = series.closes_f64();
     let labels = series.timestamps();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let batch = batch_size(total, rayon::current_num_threads());
     let mut rows: Vec<SweepRow> = combos
-        .par_chunks(batch)
-        .map(|chunk| {
-            let strategies = chunk
-                .iter()
-                .map(|params| match &cache {
-                    Some(c) => c.strategy(params),
-                    None => Ok(build(&config.base.strategy, params)?),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let warmups: Vec<usize> = strategies.iter().map(|s| s.warmup_bars()).collect();
-            let reports = run_engines(series, strategies, &config.base)?;
-            let mut out = Vec::with_capacity(chunk.len());
-            for ((mut report, params), warmup) in reports.into_iter().zip(chunk).zip(warmups) {
-                let stats = stats_of(
-                    &mut report,
-                    &labels,
-                    &closes,
-                    warmup,
-                    config.base.annualisation,
-                )?;
-                progress(
-                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                    total,
-                );
-                out.push(SweepRow {
-                    params: params.clone(),
-                    stats,
-                });
-            }
-            Ok(out)
+        .par_iter()
+        .with_max_len(1)
+        .map(|params| {
+            let strategy = pre.build(params)?;
+            let warmup = strategy.warmup_bars();
+            let mut report = replay(series, strategy, &config.base, false)?;
+            let stats = stats_of(
+                &mut report,
+                &labels,
+                &closes,
+                warmup,
+                config.base.annualisation,
+            )?;
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            Ok(SweepRow {
+                params: params.clone(),
+                stats,
+            })
         })
-        .collect::<Result<Vec<Vec<SweepRow>>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+        .collect::<Result<_>>()?;
     sort_rows(&mut rows, &config.metric);
     if let Some(n) = config.top {
         rows.truncate(n);
     }
     Ok(rows)
-}
-
-/// Runs replayed together (see [`run_engines`]): large enough that decoding a
-/// bar is shared by many runs, small enough that a batch's equity curves (8
-/// bytes a bar each) stay modest, and a multiple of the threads in count so
-/// the last batches do not leave cores idle.
-fn batch_size(total: usize, threads: usize) -> usize {
-    const MAX_BATCH: usize = 8;
-    let threads = threads.max(1);
-    let batches = threads * total.div_ceil(threads * MAX_BATCH).max(1);
-    total.div_ceil(batches).max(1)
 }
 
 /// Sort best first by `metric`; undefined values last; ties keep parameter order.
@@ -367,15 +302,6 @@ mod tests {
         );
         assert!(!c.holds(&Params::new()));
         assert!(Constraint::parse("fast").is_err());
-    }
-
-    #[test]
-    fn test_batch_size() {
-        assert_eq!(batch_size(100, 2), 8);
-        assert_eq!(batch_size(1, 2), 1);
-        assert_eq!(batch_size(5, 2), 3);
-        assert_eq!(batch_size(1000, 8), 8);
-        assert!(batch_size(7, 0) >= 1);
     }
 
     #[test]

@@ -96,6 +96,28 @@ pub trait DataSource {
     fn remaining_hint(&self) -> usize {
         0
     }
+
+    /// The bars still to come, when they are known ahead and are the only events left (a
+    /// replay of one series): lets the engine fast-forward over bars on which nothing can
+    /// happen. Live sources never know them.
+    fn upcoming(&self) -> Option<Upcoming<'_>> {
+        None
+    }
+
+    /// Pass over the next `n` bars of [`DataSource::upcoming`] as if advanced to each in turn:
+    /// the last of them becomes the current bar.
+    fn skip(&mut self, _n: usize) {}
+}
+
+/// Bars a source will deliver next, in order: `series` from index `next` on.
+#[derive(Clone, Copy, Debug)]
+pub struct Upcoming<'a> {
+    /// Index of their instrument in [`DataSource::instruments`].
+    pub instrument: usize,
+    /// The series they come from.
+    pub series: &'a BarSeries,
+    /// Index in `series` of the next bar.
+    pub next: usize,
 }
 
 /// Bars of one instrument as integer columns with a common scale.
@@ -337,6 +359,16 @@ impl BarSeries {
         }
     }
 
+    /// Close of bar `i` as `f64` (as [`BarSeries::values`] gives it).
+    ///
+    /// # Panics
+    /// When `i ≥ len()`.
+    #[must_use]
+    #[inline]
+    pub fn close_f64(&self, i: usize) -> f64 {
+        self.close[i] as f64 / Self::pow10(self.price_scale)
+    }
+
     /// All closes as `f64`.
     #[must_use]
     pub fn closes_f64(&self) -> Vec<f64> {
@@ -443,6 +475,19 @@ impl<'a> SeriesSource<'a> {
     }
 }
 
+impl SeriesSource<'_> {
+    /// Move series `k` on by `n` bars and make the last of them current.
+    #[inline]
+    fn deliver(&mut self, k: usize, n: usize) {
+        let i = self.cursor[k] + n - 1;
+        self.cursor[k] += n;
+        self.histories[k].len = i + 1;
+        let (bar, values) = self.series[k].bar_and_values(i);
+        self.current[k] = Some(bar);
+        self.values[k] = values;
+    }
+}
+
 impl DataSource for SeriesSource<'_> {
     fn instruments(&self) -> &[Instrument] {
         &self.instruments
@@ -465,13 +510,7 @@ impl DataSource for SeriesSource<'_> {
             }
             best?.1
         };
-        let s = &self.series[k];
-        let i = self.cursor[k];
-        self.cursor[k] += 1;
-        self.histories[k].len = i + 1;
-        let (bar, values) = s.bar_and_values(i);
-        self.current[k] = Some(bar);
-        self.values[k] = values;
+        self.deliver(k, 1);
         Some(EventKind::Bar(k))
     }
 
@@ -499,6 +538,27 @@ impl DataSource for SeriesSource<'_> {
             .zip(&self.cursor)
             .map(|(s, &c)| s.len().saturating_sub(c))
             .sum()
+    }
+
+    /// Known for one series only: with several, bars of the others interleave.
+    fn upcoming(&self) -> Option<Upcoming<'_>> {
+        match self.series {
+            [series] => Some(Upcoming {
+                instrument: 0,
+                series,
+                next: self.cursor[0],
+            }),
+            _ => None,
+        }
+    }
+
+    fn skip(&mut self, n: usize) {
+        if let [series] = self.series {
+            let n = n.min(series.len() - self.cursor[0]);
+            if n > 0 {
+                self.deliver(0, n);
+            }
+        }
     }
 }
 

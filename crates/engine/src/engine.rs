@@ -150,6 +150,8 @@ pub struct Engine<C: EngineClock, V: Venue> {
     last_label: Option<UnixNanos>,
     /// Whether [`EngineReport::timestamps`] is filled.
     record_labels: bool,
+    /// Whether quiet bars may be fast-forwarded ([`Engine::set_fast_forward`]).
+    fast_forward: bool,
 }
 
 impl<C: EngineClock, V: Venue> Engine<C, V> {
@@ -193,6 +195,7 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             equity_before_strategies: false,
             last_label: None,
             record_labels: true,
+            fast_forward: true,
         })
     }
 
@@ -258,6 +261,15 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
     /// points are exactly one per bar of the series, in order.
     pub fn set_record_labels(&mut self, yes: bool) {
         self.record_labels = yes;
+    }
+
+    /// Allow fast-forwarding over quiet bars (the default): when the data source knows its
+    /// next bars ([`DataSource::upcoming`]), no timer is set, the venue has no working order
+    /// ([`Venue::is_idle`]) and every strategy declares the next bars quiet
+    /// ([`Strategy::quiet_bars`]), those bars only get their equity points; strategies skip
+    /// them and the venue sees the last one. Results are the same either way (tests run both).
+    pub fn set_fast_forward(&mut self, yes: bool) {
+        self.fast_forward = yes;
     }
 
     /// The venue.
@@ -545,6 +557,78 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         Ok(())
     }
 
+    /// Pass over the quiet bars ahead, if any (see [`Engine::set_fast_forward`]); returns
+    /// whether it did.
+    fn fast_forward<D: DataSource + ?Sized>(&mut self, data: &mut D) -> Result<bool> {
+        if !self.fast_forward
+            || self.slots.is_empty()
+            || !self.timers.is_empty()
+            || !self.venue.is_idle()
+        {
+            return Ok(false);
+        }
+        let Some(up) = data.upcoming() else {
+            return Ok(false);
+        };
+        let i = up.instrument;
+        let Some(instrument) = self.instruments.get(i).map(|inst| inst.id) else {
+            return Ok(false);
+        };
+        let from = self.bar_index[i];
+        let mut n = up.series.len().saturating_sub(up.next);
+        for slot in &self.slots {
+            n = n.min(slot.strategy.quiet_bars(&instrument, from, n));
+            if n == 0 {
+                return Ok(false);
+            }
+        }
+        // Equity points as `on_bar` records them: positions are unchanged, only the mark moves.
+        let series = up.series;
+        for j in up.next..up.next + n {
+            self.ledger.mark_f64(i, series.close_f64(j));
+            let e = self.ledger.equity_f64();
+            let label = UnixNanos(series.open_time[j]);
+            if self.last_label == Some(label) {
+                if let Some(last) = self.equity.last_mut() {
+                    *last = e;
+                }
+            } else {
+                self.last_label = Some(label);
+                if self.record_labels {
+                    self.timestamps.push(label);
+                }
+                self.equity.push(e);
+            }
+        }
+        data.skip(n);
+        self.bar_index[i] += n;
+        for slot in &mut self.slots {
+            slot.strategy.skip_bars(&instrument, from, n);
+        }
+        // The last bar as every other part of the engine would have left it.
+        let Some(bar) = data.bar(i) else {
+            return Err(Error::Data(format!(
+                "source skipped bars of instrument {i} it does not hold"
+            )));
+        };
+        let values = data.values(i);
+        self.clock.advance_to(bar.close_time());
+        self.ledger.mark(i, bar.close, values.close);
+        for slot in &mut self.slots {
+            if let Some(book) = slot.book.as_mut() {
+                book.mark(i, bar.close, values.close);
+            }
+        }
+        let mut events = std::mem::take(&mut self.step_events);
+        self.venue.on_bar(i, bar, &mut events)?;
+        self.venue.on_bar_processed(i, bar, &mut events)?;
+        if !events.is_empty() {
+            self.handle_venue_events(&mut events)?;
+        }
+        self.step_events = events;
+        Ok(true)
+    }
+
     /// Replay `data` to the end and report.
     ///
     /// # Errors
@@ -553,6 +637,9 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         self.begin(data)?;
         let realtime = self.clock.is_realtime();
         loop {
+            if !realtime && self.fast_forward(data)? {
+                continue;
+            }
             let next = match self.timers.peek() {
                 Some(Reverse((at, ..))) if realtime => data.advance_until(*at),
                 _ => data.advance().map_or(Next::End, Next::Event),

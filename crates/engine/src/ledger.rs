@@ -134,6 +134,16 @@ impl Ledger {
         }
     }
 
+    /// Set only the `f64` shadow of instrument `i`'s mark: [`Ledger::equity_f64`] then values
+    /// it at `price_f64` exactly as after [`Ledger::mark`]. For fast-forwarded bars, whose
+    /// exact mark is set once, at the last of them.
+    #[inline]
+    pub fn mark_f64(&mut self, i: usize, price_f64: f64) {
+        if let Some(s) = self.slots.get_mut(i) {
+            s.mark_f64 = price_f64;
+        }
+    }
+
     /// Equity as `f64`, for the equity curve: cash plus positions at their marks.
     #[must_use]
     pub fn equity_f64(&self) -> f64 {

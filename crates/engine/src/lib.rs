@@ -14,7 +14,7 @@ pub mod ledger;
 pub mod sim;
 pub mod venue;
 
-pub use data::{BarSeries, DataSource, EventKind, MarketEvent, Next, SeriesSource};
+pub use data::{BarSeries, DataSource, EventKind, MarketEvent, Next, SeriesSource, Upcoming};
 pub use engine::{Engine, EngineClock, EngineReport};
 pub use error::{Error, Result};
 pub use ledger::Ledger;

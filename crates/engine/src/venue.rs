@@ -117,6 +117,13 @@ pub trait Venue {
     ///
     /// # Errors
     /// Bookkeeping or transport failures.
+    /// Whether no order is working here, so that a bar can change nothing at this venue
+    /// but its marks and clock (the engine may then fast-forward over quiet bars and show
+    /// the venue only the last of them). The default `false` shows it every bar.
+    fn is_idle(&self) -> bool {
+        false
+    }
+
     fn on_event_processed(&mut self, _now: UnixNanos, _out: &mut Vec<VenueEvent>) -> Result<()> {
         Ok(())
     }

@@ -171,7 +171,12 @@ macro_rules! string_id {
                 s.push_str(prefix);
                 s.push(sep);
                 s.push_str(digits);
-                check_token($what, &s, 64, |c| !c.is_whitespace() && !c.is_control())?;
+                // Printable ASCII (the usual prefix, and the digits) passes without decoding
+                // characters; anything else gets the full check.
+                let printable = s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic());
+                if !printable {
+                    check_token($what, &s, 64, |c| !c.is_whitespace() && !c.is_control())?;
+                }
                 Ok(Self(s))
             }
 
@@ -238,6 +243,19 @@ mod tests {
         assert!(ClientOrderId::new("a b").is_err());
         let err = Symbol::new("A;B").unwrap_err().to_string();
         assert!(err.contains("';'"), "{err}");
+    }
+
+    #[test]
+    fn test_numbered_ids_check_like_new() {
+        let id = ClientOrderId::numbered("sma_cross", '-', 42).unwrap();
+        assert_eq!(id, ClientOrderId::new("sma_cross-42").unwrap());
+        assert_eq!(
+            TradeId::numbered("é", '·', 7).unwrap(),
+            TradeId::new("é·7").unwrap()
+        );
+        assert!(ClientOrderId::numbered("a b", '-', 1).is_err());
+        assert!(ClientOrderId::numbered("a", '\n', 1).is_err());
+        assert!(ClientOrderId::numbered(&"x".repeat(63), '-', 10).is_err());
     }
 
     #[test]

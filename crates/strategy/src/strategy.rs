@@ -1,6 +1,6 @@
 //! The [`Strategy`] trait.
 
-use tessera_model::{Bar, Fill, Quote};
+use tessera_model::{Bar, Fill, InstrumentId, Quote};
 
 use crate::context::Context;
 use crate::error::Result;
@@ -35,6 +35,22 @@ pub trait Strategy: Send + std::fmt::Debug {
     /// # Errors
     /// Aborts the run.
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar) -> Result<()>;
+
+    /// Fast-forward hint: of the bars of `instrument` numbered `from`, `from + 1`, … (the
+    /// index [`Context::bar_index`] will show), how many this strategy would certainly pass
+    /// without queuing anything, at most `max`. The engine asks only when nothing else can
+    /// happen on those bars (no order working, no timer due, history replayed), and then calls
+    /// [`Strategy::skip_bars`] instead of `on_bar` for each of them, booking only their equity
+    /// points. Strategies whose signals are known ahead (indicators computed once over the
+    /// whole series) answer from them; the default `0` delivers every bar. Answering more bars
+    /// than the strategy would really ignore changes results: tests compare both paths.
+    fn quiet_bars(&self, _instrument: &InstrumentId, _from: usize, _max: usize) -> usize {
+        0
+    }
+
+    /// Take the `n` bars from `from` (as promised by [`Strategy::quiet_bars`]) as passed: leave
+    /// the state as `on_bar` would have after them.
+    fn skip_bars(&mut self, _instrument: &InstrumentId, _from: usize, _n: usize) {}
 
     /// A top-of-book quote arrived.
     ///

@@ -4,6 +4,7 @@
 //! When it is missing the tests fail under `CI=true` and skip loudly otherwise.
 
 mod common;
+mod fast_forward;
 mod parity;
 mod parity_backtrader;
 mod strategies;

@@ -159,9 +159,16 @@ impl SimVenue {
         };
         // The venue-side account needs the exact mark only (margin checks).
         ledger.mark(i, price, 0.0);
+        let ledger = &*ledger;
         let pos = ledger.quantity(i);
+        let whole_units = lot.as_decimal() == Decimal::ONE;
         let round = |q: Decimal| -> Result<Decimal> {
-            let q = q.max(Decimal::ZERO).round_dp_with_strategy(
+            let q = q.max(Decimal::ZERO);
+            if whole_units {
+                // Truncating at once equals truncating to MAX_SCALE decimals and then to the lot.
+                return Ok(q.trunc());
+            }
+            let q = q.round_dp_with_strategy(
                 tessera_model::numbers::MAX_SCALE,
                 rust_decimal::RoundingStrategy::ToZero,
             );
@@ -170,19 +177,32 @@ impl SimVenue {
                 .as_decimal())
         };
         let comm = self.config.commission;
+        let leverage = ledger.leverage();
+        // Multiplying by a leverage of one changes nothing: skip the Decimal work then.
+        let levered = |x: Decimal| {
+            if leverage == Decimal::ONE {
+                x
+            } else {
+                x * leverage
+            }
+        };
+        let notional = if mult == Decimal::ONE { px } else { px * mult };
+        let unit_cost = notional * (Decimal::ONE + comm.rate) + comm.per_unit;
+        // The account does not change while this order is sized and checked: value it once.
+        let mut margin = None;
+        let mut margin_available = || *margin.get_or_insert_with(|| ledger.margin_available());
         // Units wanted now.
         let leaves = match (self.orders[k].total, self.orders[k].intent.quantity) {
             (Some(t), _) => t - self.orders[k].filled,
             (None, OrderQty::Units(q)) => q.as_decimal(),
             (None, OrderQty::EquityFraction(f)) => {
                 // Close the opposite position first (its proceeds become margin), then size.
-                let unit_cost = px * mult * (Decimal::ONE + comm.rate) + comm.per_unit;
                 let closing = if side.sign() * pos < Decimal::ZERO {
                     pos.abs()
                 } else {
                     Decimal::ZERO
                 };
-                let avail = ledger.margin_available() * ledger.leverage() * f - comm.fixed;
+                let avail = levered(margin_available()) * f - comm.fixed;
                 let q = if unit_cost > Decimal::ZERO {
                     round(avail / unit_cost)?
                 } else {
@@ -221,15 +241,16 @@ impl SimVenue {
             if side == Side::Sell && !self.config.allow_short {
                 opening = Decimal::ZERO;
             } else {
-                let ledger = self
-                    .ledger
-                    .as_ref()
-                    .ok_or_else(|| Error::Venue("no ledger".into()))?;
                 // Margin after the reducing part executes: it frees |reducing| × price / leverage.
-                let freed = reducing * px * mult / ledger.leverage();
-                let buying_power = (ledger.margin_available() + freed) * ledger.leverage();
-                let cost = opening * (px * mult * (Decimal::ONE + comm.rate) + comm.per_unit);
-                if cost > buying_power {
+                let freed = if reducing.is_zero() {
+                    Decimal::ZERO
+                } else if leverage == Decimal::ONE {
+                    reducing * notional
+                } else {
+                    reducing * notional / leverage
+                };
+                let buying_power = levered(margin_available() + freed);
+                if opening * unit_cost > buying_power {
                     opening = Decimal::ZERO;
                 }
             }
@@ -697,6 +718,10 @@ impl Venue for SimVenue {
             o.fresh = false;
         }
         Ok(())
+    }
+
+    fn is_idle(&self) -> bool {
+        self.orders.is_empty()
     }
 
     fn on_quote(

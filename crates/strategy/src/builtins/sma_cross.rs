@@ -89,6 +89,49 @@ impl Strategy for SmaCross {
         self.slow_n - 1
     }
 
+    /// With precomputed SMAs the next cross is known: every bar before it is quiet (the
+    /// volatility estimate of vol-target sizing needs each close, so then nothing is).
+    fn quiet_bars(&self, instrument: &InstrumentId, from: usize, max: usize) -> usize {
+        let (Some((f, s)), Some(own)) = (&self.precomputed, self.instrument) else {
+            return 0;
+        };
+        if own != *instrument || self.sizing.needs_vol() {
+            return 0;
+        }
+        let mut prev = self.prev;
+        for j in from..from.saturating_add(max) {
+            let (Some(&fj), Some(&sj)) = (f.get(j), s.get(j)) else {
+                // Past the precomputed data: let `on_bar` see it.
+                return j - from;
+            };
+            if fj.is_nan() || sj.is_nan() {
+                prev = None;
+                continue;
+            }
+            if let Some((pf, ps)) = prev
+                && ((pf < ps && fj > sj) || (ps < pf && sj > fj))
+            {
+                return j - from;
+            }
+            prev = Some((fj, sj));
+        }
+        max
+    }
+
+    fn skip_bars(&mut self, _instrument: &InstrumentId, from: usize, n: usize) {
+        // `on_bar` leaves `prev` at the last bar's pair, or `None` after a warm-up bar.
+        let Some(last) = (from + n).checked_sub(1).filter(|_| n > 0) else {
+            return;
+        };
+        if let Some((f, s)) = &self.precomputed {
+            let pair = (
+                f.get(last).copied().unwrap_or(f64::NAN),
+                s.get(last).copied().unwrap_or(f64::NAN),
+            );
+            self.prev = (!pair.0.is_nan() && !pair.1.is_nan()).then_some(pair);
+        }
+    }
+
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar) -> Result<()> {
         let instrument = *self.instrument.get_or_insert(bar.instrument);
         if instrument != bar.instrument {
