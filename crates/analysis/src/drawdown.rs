@@ -60,9 +60,71 @@ pub fn drawdown_periods(dd: &[f64], timestamps: &[UnixNanos]) -> Vec<DrawdownPer
         .collect()
 }
 
+/// The deepest drawdown (as [`drawdown_curve`]'s largest value, `0` for none) and the
+/// periods of [`drawdown_periods`], in one pass without building the curve: statistics of
+/// every run of a sweep need both, and the curve would cost 8 bytes a point.
+#[must_use]
+pub fn drawdown_summary(equity: &[f64], timestamps: &[UnixNanos]) -> (f64, Vec<DrawdownPeriod>) {
+    let n = equity.len().min(timestamps.len());
+    let mut peak = f64::NEG_INFINITY;
+    let mut max_dd = 0.0_f64;
+    let mut periods = Vec::new();
+    // The last point at a peak (drawdown exactly zero) and the deepest drawdown since it.
+    let mut mark: Option<(usize, f64)> = None;
+    let period = |s: usize, e: usize, depth: f64| DrawdownPeriod {
+        start: s,
+        end: e,
+        duration_s: timestamps[e].nanos_since(timestamps[s]) as f64 / 1e9,
+        depth,
+    };
+    for (i, &e) in equity[..n].iter().enumerate() {
+        peak = peak.max(e);
+        let dd = 1.0 - e / peak;
+        max_dd = max_dd.max(dd);
+        if dd == 0.0 {
+            if let Some((s, depth)) = mark
+                && i > s + 1
+            {
+                periods.push(period(s, i, depth));
+            }
+            mark = Some((i, dd));
+        } else if let Some((_, depth)) = &mut mark {
+            *depth = depth.max(dd);
+        }
+    }
+    if let Some((s, depth)) = mark
+        && n > 0
+        && n - 1 > s + 1
+    {
+        periods.push(period(s, n - 1, depth));
+    }
+    (max_dd, periods)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn prop_summary_equals_curve_and_periods(
+            steps in proptest::collection::vec(
+                prop_oneof![Just(0.0), -3.0..3.0f64, Just(f64::NAN)], 0..60),
+        ) {
+            let mut e = 100.0;
+            let equity: Vec<f64> = steps
+                .iter()
+                .map(|s| if s.is_nan() { f64::NAN } else { e += s.round(); e })
+                .collect();
+            let ts: Vec<UnixNanos> = (0..equity.len() as i64).map(|i| UnixNanos(i * 60)).collect();
+            let dd = drawdown_curve(&equity);
+            let max = dd.iter().copied().filter(|x| !x.is_nan()).fold(0.0_f64, f64::max);
+            let (m, p) = drawdown_summary(&equity, &ts);
+            prop_assert_eq!(m.to_bits(), max.to_bits());
+            prop_assert_eq!(p, drawdown_periods(&dd, &ts));
+        }
+    }
 
     #[test]
     fn test_drawdown_curve_and_periods() {

@@ -17,7 +17,7 @@ use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use tessera_core::UnixNanos;
 
-use crate::drawdown::{drawdown_curve, drawdown_periods};
+use crate::drawdown::drawdown_summary;
 use crate::error::{Error, Result};
 use crate::trades::TradeRecord;
 
@@ -291,6 +291,22 @@ fn period_days(ts: &[UnixNanos]) -> i64 {
     (median / NANOS_PER_DAY as f64).floor() as i64
 }
 
+/// Bars inside at least one of `spans` (first and last bar included): their union, merged in
+/// order of start (the trades of a run, without a flag per bar).
+fn exposed_bars(mut spans: Vec<(usize, usize)>) -> usize {
+    spans.sort_unstable();
+    let mut exposed = 0;
+    let mut covered_to = 0; // bars below this index are counted
+    for (a, b) in spans {
+        let from = a.max(covered_to);
+        if b >= from {
+            exposed += b + 1 - from;
+            covered_to = b + 1;
+        }
+    }
+    exposed
+}
+
 /// Compute the statistics.
 ///
 /// # Errors
@@ -316,13 +332,14 @@ pub fn compute_stats(input: &StatsInput<'_>) -> Result<Stats> {
     let fb = first_trading_bar.min(n - 1);
     let duration_s = ts[n - 1].nanos_since(ts[0]) as f64 / 1e9;
 
-    let mut have_position = vec![false; n];
-    for t in trades {
-        for h in &mut have_position[t.entry_bar.min(n - 1)..=t.exit_bar.min(n - 1)] {
-            *h = true;
-        }
-    }
-    let exposure = have_position.iter().filter(|&&h| h).count() as f64 / n as f64 * 100.0;
+    let exposure = exposed_bars(
+        trades
+            .iter()
+            .map(|t| (t.entry_bar.min(n - 1), t.exit_bar.min(n - 1)))
+            .collect(),
+    ) as f64
+        / n as f64
+        * 100.0;
 
     let equity_final = equity[n - 1];
     let equity_peak = equity.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -408,18 +425,12 @@ pub fn compute_stats(input: &StatsInput<'_>) -> Result<Stats> {
         * periods.sqrt();
     let sortino = ann_return / downside;
 
-    let dd = drawdown_curve(equity);
-    let max_dd = dd
-        .iter()
-        .copied()
-        .filter(|x| !x.is_nan())
-        .fold(0.0_f64, f64::max);
+    let (max_dd, periods_dd) = drawdown_summary(equity, ts);
     let calmar = if max_dd == 0.0 {
         f64::NAN
     } else {
         ann_return / max_dd
     };
-    let periods_dd = drawdown_periods(&dd, ts);
     let depths: Vec<f64> = periods_dd.iter().map(|p| p.depth).collect();
     let dd_durs: Vec<f64> = periods_dd.iter().map(|p| p.duration_s).collect();
 
@@ -531,6 +542,24 @@ mod tests {
             annualisation: Annualisation::Auto,
         });
         assert!(e.is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_exposed_bars_counts_the_union(
+            spans in proptest::collection::vec((0usize..50, 0usize..50), 0..12),
+        ) {
+            let mut flags = [false; 50];
+            for &(a, b) in &spans {
+                for f in flags.iter_mut().take(b + 1).skip(a) {
+                    *f = true;
+                }
+            }
+            proptest::prop_assert_eq!(
+                exposed_bars(spans),
+                flags.iter().filter(|&&f| f).count()
+            );
+        }
     }
 
     #[test]
