@@ -164,20 +164,28 @@ macro_rules! string_id {
             /// # Errors
             /// As [`Self::new`].
             pub fn numbered(prefix: &str, sep: char, n: u64) -> Result<Self> {
-                let mut buf = itoa::Buffer::new();
-                let digits = buf.format(n);
-                let mut s =
-                    CompactString::with_capacity(prefix.len() + sep.len_utf8() + digits.len());
-                s.push_str(prefix);
-                s.push(sep);
-                s.push_str(digits);
-                // Printable ASCII (the usual prefix, and the digits) passes without decoding
-                // characters; anything else gets the full check.
-                let printable = s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic());
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(n);
+                let mut sep_buf = [0; 4];
+                let sep = sep.encode_utf8(&mut sep_buf);
+                let len = prefix.len() + sep.len() + digits.len();
+                // Printable ASCII (the usual prefix and separator; digits always are) is
+                // assembled on the stack and passes without decoding characters.
+                let printable =
+                    len <= 64 && prefix.bytes().chain(sep.bytes()).all(|b| b.is_ascii_graphic());
                 if !printable {
-                    check_token($what, &s, 64, |c| !c.is_whitespace() && !c.is_control())?;
+                    return Self::new(&[prefix, sep, digits].concat());
                 }
-                Ok(Self(s))
+                let mut buf = [0; 64];
+                buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+                buf[prefix.len()..prefix.len() + sep.len()].copy_from_slice(sep.as_bytes());
+                buf[prefix.len() + sep.len()..len].copy_from_slice(digits.as_bytes());
+                let text = std::str::from_utf8(&buf[..len]).map_err(|e| Error::Parse {
+                    what: $what,
+                    input: prefix.to_string(),
+                    reason: e.to_string(),
+                })?;
+                Ok(Self(CompactString::new(text)))
             }
 
             /// The text of this id.

@@ -204,7 +204,13 @@ impl SimVenue {
                 };
                 let avail = levered(margin_available()) * f - comm.fixed;
                 let q = if unit_cost > Decimal::ZERO {
-                    round(avail / unit_cost)?
+                    match whole_units
+                        .then(|| units_within(avail, unit_cost))
+                        .flatten()
+                    {
+                        Some(q) => q,
+                        None => round(avail / unit_cost)?,
+                    }
                 } else {
                     Decimal::ZERO
                 };
@@ -496,6 +502,28 @@ impl SimVenue {
     }
 }
 
+/// How many whole units of `unit_cost` fit in `budget` (`⌊budget / unit_cost⌋`, zero for a
+/// negative budget), exactly on the integer mantissas: a Decimal division rounds to 28 digits
+/// and costs several times more. `None` when the scaled mantissas leave 128 bits or
+/// `unit_cost` is not positive (the caller then divides as Decimals).
+fn units_within(budget: Decimal, unit_cost: Decimal) -> Option<Decimal> {
+    if budget <= Decimal::ZERO {
+        return Some(Decimal::ZERO);
+    }
+    let (num, den) = (budget.mantissa(), unit_cost.mantissa());
+    let (num, den) = match unit_cost.scale().checked_sub(budget.scale()) {
+        Some(up) => (num.checked_mul(10_i128.checked_pow(up)?)?, den),
+        None => (
+            num,
+            den.checked_mul(10_i128.checked_pow(budget.scale() - unit_cost.scale())?)?,
+        ),
+    };
+    if den <= 0 {
+        return None;
+    }
+    Decimal::try_from_i128_with_scale(num / den, 0).ok()
+}
+
 /// What orders are matched against.
 #[derive(Clone, Copy)]
 enum Market<'a> {
@@ -742,5 +770,41 @@ impl Venue for SimVenue {
             l.mark(instrument, mid, 0.0);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The whole units that fit: `q × cost ≤ budget < (q + 1) × cost`.
+        #[test]
+        fn prop_units_within_is_the_exact_floor(
+            b in 0i64..1_000_000_000_000, bs in 0u32..9,
+            c in 1i64..1_000_000_000, cs in 0u32..9,
+        ) {
+            let (budget, cost) = (Decimal::new(b, bs), Decimal::new(c, cs));
+            let q = units_within(budget, cost).unwrap();
+            prop_assert_eq!(q.scale(), 0);
+            prop_assert!(q * cost <= budget);
+            prop_assert!((q + Decimal::ONE) * cost > budget);
+        }
+    }
+
+    #[test]
+    fn test_units_within_edges() {
+        assert_eq!(
+            units_within(Decimal::NEGATIVE_ONE, Decimal::ONE),
+            Some(Decimal::ZERO)
+        );
+        assert_eq!(units_within(Decimal::ONE, Decimal::ZERO), None);
+        assert_eq!(
+            units_within(Decimal::new(99_999, 2), Decimal::new(1_000, 1)),
+            Some(Decimal::from(9))
+        );
+        // Scales 28 apart overflow 128 bits: the caller divides as Decimals.
+        assert_eq!(units_within(Decimal::MAX, Decimal::new(1, 28)), None);
     }
 }

@@ -98,24 +98,23 @@ impl Strategy for SmaCross {
         if own != *instrument || self.sizing.needs_vol() {
             return 0;
         }
-        let mut prev = self.prev;
-        for j in from..from.saturating_add(max) {
-            let (Some(&fj), Some(&sj)) = (f.get(j), s.get(j)) else {
-                // Past the precomputed data: let `on_bar` see it.
-                return j - from;
-            };
-            if fj.is_nan() || sj.is_nan() {
-                prev = None;
-                continue;
-            }
-            if let Some((pf, ps)) = prev
-                && ((pf < ps && fj > sj) || (ps < pf && sj > fj))
-            {
-                return j - from;
-            }
-            prev = Some((fj, sj));
+        // Past the precomputed data `on_bar` decides.
+        let end = from.saturating_add(max).min(f.len()).min(s.len());
+        if from >= end {
+            return 0;
         }
-        max
+        // Which side the fast SMA is on: +1 above, −1 below, 0 equal or unknown (NaN, as
+        // `prev = None`): a cross is a strict change of side between consecutive bars.
+        let side = |f: f64, s: f64| i8::from(f > s) - i8::from(f < s);
+        let mut prev = self.prev.map_or(0, |(pf, ps)| side(pf, ps));
+        for (k, (&fj, &sj)) in f[from..end].iter().zip(&s[from..end]).enumerate() {
+            let now = side(fj, sj);
+            if prev * now < 0 {
+                return k;
+            }
+            prev = now;
+        }
+        end - from
     }
 
     fn skip_bars(&mut self, _instrument: &InstrumentId, from: usize, n: usize) {
