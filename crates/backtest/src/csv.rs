@@ -90,28 +90,29 @@ fn read_range(
         source,
     };
     let mut left = len;
-    let mut buf = vec![0u8; BLOCK];
-    let mut filled = 0;
+    // Read into the spare capacity (`read_to_end` on a `take` neither zeroes nor grows it).
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
     loop {
-        if filled == buf.len() {
+        if buf.len() == buf.capacity() {
             // A single line longer than the block: grow rather than fail.
-            buf.resize(buf.len() * 2, 0);
+            buf.reserve(buf.capacity());
         }
-        let want = (buf.len() - filled).min(usize::try_from(left).unwrap_or(usize::MAX));
+        let want = (buf.capacity() - buf.len()).min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = if want == 0 {
             0
         } else {
-            file.read(&mut buf[filled..filled + want]).map_err(io)?
+            (&mut *file)
+                .take(want as u64)
+                .read_to_end(&mut buf)
+                .map_err(io)?
         };
         if n == 0 {
-            return parser.feed(&buf[..filled]);
+            return parser.feed(&buf);
         }
         left -= n as u64;
-        filled += n;
-        if let Some(last) = buf[..filled].iter().rposition(|&b| b == b'\n') {
+        if let Some(last) = buf.iter().rposition(|&b| b == b'\n') {
             parser.feed(&buf[..=last])?;
-            buf.copy_within(last + 1..filled, 0);
-            filled -= last + 1;
+            buf.drain(..=last);
         }
     }
 }
@@ -286,7 +287,21 @@ struct Parser<'a> {
     vscale: u32,
     /// Last `YYYY-MM-DD` seen and its midnight in nanoseconds.
     day: ([u8; 10], i64),
+    /// The `YYYY-MM-DD[T ]HH` of the last fast-path row (its bytes 0..8 and 5..13 as
+    /// little-endian words) and its hour in nanoseconds.
+    hour: (u64, u64, i64),
+    /// Rows read by [`Parser::fast_rows`] before they go to the columns (kept between
+    /// calls so that it is not cleared on each).
+    stage: Option<Box<Stage>>,
+    /// Whether to try the fast paths (tests turn them off to compare).
+    fast: bool,
 }
+
+/// Rows staged by [`Parser::fast_rows`] at a time.
+const STAGE: usize = 128;
+
+/// Staged rows, column-major: time, open, high, low, close, volume.
+type Stage = [[i64; STAGE]; 6];
 
 /// Why a field failed, before the line is known.
 type FieldError = (usize, String);
@@ -305,6 +320,14 @@ impl<'a> Parser<'a> {
             pscale: 0,
             vscale: 0,
             day: ([0; 10], 0),
+            // A true entry, so that it needs no validity flag.
+            hour: (
+                u64::from_le_bytes(*b"1970-01-"),
+                u64::from_le_bytes(*b"01-01T00"),
+                0,
+            ),
+            stage: None,
+            fast: true,
         }
     }
 
@@ -408,26 +431,171 @@ impl<'a> Parser<'a> {
             p = (end + 1).min(bytes.len());
         }
         while p < bytes.len() {
-            match bytes[p] {
-                b'\n' => {
+            if self.fast {
+                p = self.fast_rows(bytes, p);
+            }
+            match bytes.get(p) {
+                None => break,
+                Some(b'\n') => {
                     p += 1;
                     self.line += 1;
                     continue;
                 }
-                b'\r' if bytes.get(p + 1).is_none_or(|&b| b == b'\n') => {
+                Some(b'\r') if bytes.get(p + 1).is_none_or(|&b| b == b'\n') => {
                     p += 1;
                     continue;
                 }
                 _ => {}
             }
-            p = self.row(bytes, p).map_err(|(c, r)| self.err(c, r))?;
+            let quick = if self.fast {
+                self.fast_row::<true>(bytes, p)
+            } else {
+                None
+            };
+            p = match quick {
+                Some(next) => next,
+                None => self.row(bytes, p).map_err(|(c, r)| self.err(c, r))?,
+            };
             self.line += 1;
         }
         Ok(())
     }
 
+    /// Rows from `p` while [`Parser::window_row`] reads them; returns where it stopped.
+    /// The values go through a small column-major stage, appended to the columns a block
+    /// at a time (cheaper than six pushes a row).
+    #[inline(never)]
+    fn fast_rows(&mut self, b: &[u8], mut p: usize) -> usize {
+        let mut stage = self
+            .stage
+            .take()
+            .unwrap_or_else(|| Box::new([[0; STAGE]; 6]));
+        let mut n = 0;
+        while let Some((next, row)) = self.window_row(b, p) {
+            for (col, v) in stage.iter_mut().zip(row) {
+                col[n] = v;
+            }
+            n += 1;
+            p = next;
+            if n == STAGE {
+                self.append_stage(&stage, n);
+                n = 0;
+            }
+        }
+        self.append_stage(&stage, n);
+        self.stage = Some(stage);
+        p
+    }
+
+    /// Append the first `n` staged rows to the columns.
+    fn append_stage(&mut self, stage: &Stage, n: usize) {
+        let [t, o, h, l, c, v] = stage;
+        self.ts.extend_from_slice(&t[..n]);
+        for (col, from) in self.px.iter_mut().zip([o, h, l, c]) {
+            col.extend_from_slice(&from[..n]);
+        }
+        self.vol.extend_from_slice(&v[..n]);
+        self.line += n;
+    }
+
+    /// [`Parser::fast_row`] for a row of at most [`WINDOW`] bytes with numbers of at most
+    /// 8 characters, on a fixed-size window of the input so that no read needs a bounds
+    /// check: where the next row starts and the row's six values, or `None` for anything
+    /// else, or within [`WINDOW`] bytes of the end of `b` (only the hour cache may change).
+    #[inline(always)]
+    fn window_row(&mut self, b: &[u8], p: usize) -> Option<(usize, [i64; 6])> {
+        let w: &[u8; WINDOW] = b.get(p..)?.first_chunk()?;
+        if word(w, 0) != self.hour.0 || word(w, 5) != self.hour.1 {
+            self.new_hour(w.first_chunk()?)?;
+        }
+        let t = self.hour.2 + minute_second(word(w, 12))?;
+        let ps = self.pscale;
+        let (o, q) = window_price(w, 20, ps)?;
+        let (h, q) = window_price(w, q, ps)?;
+        let (l, q) = window_price(w, q, ps)?;
+        let (c, q) = window_price(w, q, ps)?;
+        let (vm, vs, q, after) = window_number(w, q);
+        if vs > self.vscale {
+            return None;
+        }
+        let v = vm?.checked_mul(POW10_32[((self.vscale - vs) & 31) as usize])?;
+        let end = match after {
+            b'\n' => p + q + 1,
+            b'\r' if w[q + 1] == b'\n' => p + q + 2,
+            b',' if self.extra => b[p + q..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |e| p + q + e + 1),
+            _ => return None,
+        };
+        Some((end, [t, o, h, l, c, v]))
+    }
+
+    /// The common row: `YYYY-MM-DD[T ]HH:MM:SS,` in the cached hour (or the cached day) and
+    /// five plain decimals (digits with at most one `.`, 8 characters at most, or with
+    /// `WIDE` up to 7 digits on either side of the `.`) at no more than the current scales,
+    /// read without per-byte loops. Returns the position after the row's newline, or `None`
+    /// (nothing changed) for anything else, which [`Parser::row`] then parses, caches,
+    /// rescales or reports: this accepts only what `row` accepts, with the same values.
+    #[inline(always)]
+    fn fast_row<const WIDE: bool>(&mut self, b: &[u8], p: usize) -> Option<usize> {
+        let f: &[u8; 20] = b.get(p..)?.first_chunk()?;
+        if word(f, 0) != self.hour.0 || word(f, 5) != self.hour.1 {
+            self.new_hour(f)?;
+        }
+        let t = self.hour.2 + minute_second(word(f, 12))?;
+        let ps = self.pscale;
+        let (o, q) = price::<WIDE>(b, p + 20, ps)?;
+        let (h, q) = price::<WIDE>(b, q, ps)?;
+        let (l, q) = price::<WIDE>(b, q, ps)?;
+        let (c, q) = price::<WIDE>(b, q, ps)?;
+        let (vm, vs, q, after) = decimal::<WIDE>(b, q)?;
+        if vs > self.vscale {
+            return None;
+        }
+        let v = vm.checked_mul(POW10[(self.vscale - vs) as usize])?;
+        let end = match after {
+            b'\n' => q + 1,
+            b'\r' if matches!(b.get(q + 1), None | Some(b'\n')) => q + 2,
+            b',' if self.extra => b[q..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |e| q + e + 1),
+            _ => return None,
+        };
+        self.ts.push(t);
+        let [open, high, low, close] = &mut self.px;
+        open.push(o);
+        high.push(h);
+        low.push(l);
+        close.push(c);
+        self.vol.push(v);
+        Some(end)
+    }
+
+    /// Cache the hour of the timestamp `f` (`YYYY-MM-DD[T ]HH:MM:SS,`) when its day is the
+    /// cached day; `None` otherwise (the slow path reads it and caches the day).
+    #[cold]
+    #[inline(never)]
+    fn new_hour(&mut self, f: &[u8; 20]) -> Option<()> {
+        if f[4] != b'-' || f[7] != b'-' || (f[10] != b'T' && f[10] != b' ') || f[..10] != self.day.0
+        {
+            return None;
+        }
+        let (h1, h2) = (f[11].wrapping_sub(b'0'), f[12].wrapping_sub(b'0'));
+        if h1 >= 10 || h2 >= 10 || h1 * 10 + h2 >= 24 {
+            return None;
+        }
+        self.hour = (
+            word(f, 0),
+            word(f, 5),
+            self.day.1 + i64::from(h1 * 10 + h2) * 3_600_000_000_000,
+        );
+        Some(())
+    }
+
     /// One data row starting at `p`; returns the position after its newline.
-    #[inline]
+    #[inline(never)]
     fn row(&mut self, b: &[u8], mut p: usize) -> std::result::Result<usize, FieldError> {
         let t = self.time(b, &mut p)?;
         let mut vals = [(0i64, 0u32); 4];
@@ -581,6 +749,214 @@ fn expect_comma(b: &[u8], p: &mut usize, column: usize) -> std::result::Result<(
             format!("expected 6 columns, found {column} on this line"),
         ))
     }
+}
+
+/// Bytes `0x30 ^ c` of a little-endian chunk: a digit's value, or 10 and more for other bytes.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// `0x80` in each byte of `x` that is 10 or more (not a digit after `^ ZEROS`), exactly up
+/// to and including the first such byte, and in the second one when the first is below
+/// `0x8A` (a byte of 0x8A and more may carry into the byte above it, which then reads as
+/// a non-digit too): enough to find the first non-digit, to tell whether there is one,
+/// and to find the next after a `.`.
+#[inline(always)]
+fn non_digits(x: u64) -> u64 {
+    (x.wrapping_add(0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080
+}
+
+/// The number written by the 8 digit values of `x`, the first (most significant) in the
+/// lowest byte.
+#[inline(always)]
+fn eight_digits(x: u64) -> i64 {
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8);
+    let x = ((x & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32))
+        + ((x >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32)))
+        >> 32;
+    // At most 99,999,999.
+    x as i64
+}
+
+/// Bytes of input that [`Parser::window_row`] reads at once: a row of up to 67 bytes
+/// (20 for the time, 5 numbers of up to 8 characters with their separators, `\r\n`) and
+/// the 8-byte reads from its last number.
+const WINDOW: usize = 80;
+
+/// The little-endian word at `i` of `w` (`i` ≤ 12 or masked to 63 by the callers).
+#[inline(always)]
+fn word<const N: usize>(w: &[u8; N], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&w[i..i + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Nanoseconds of `:MM:SS` from the word of bytes 12..20 of a timestamp field
+/// (`H:MM:SS,`, the hour digit already checked), checking the separators, the digits and
+/// the ranges; `None` also for second 60, which the slow path takes.
+#[inline(always)]
+fn minute_second(tail: u64) -> Option<i64> {
+    // Less `0:00:00,`: zero separators, digit values for the minute and second.
+    let x = tail ^ u64::from_le_bytes(*b"0:00:00,");
+    // Per byte (low to high): the hour digit (no check), separator (0), minute tens (≤ 5),
+    // minute units (≤ 9), separator, second tens (≤ 5), second units, separator. A byte
+    // over its limit sets its top bit, before or after the add (which may then carry into
+    // the bytes above, flagged anyway).
+    let over = x.wrapping_add(0x7F76_7A7F_767A_7F00) | x;
+    if over & 0x8080_8080_8080_8000 != 0 {
+        return None;
+    }
+    let d = |k: u32| ((x >> (8 * k)) & 0xFF) as i64;
+    Some(((d(2) * 10 + d(3)) * 60 + d(5) * 10 + d(6)) * 1_000_000_000)
+}
+
+/// A price and its comma at byte `at` of the window `w`, at the scale `ps`, and where the
+/// next field starts.
+#[inline(always)]
+fn window_price(w: &[u8; WINDOW], at: usize, ps: u32) -> Option<(i64, usize)> {
+    let (m, s, end, after) = window_number(w, at);
+    if after != b',' || s > ps {
+        return None;
+    }
+    Some((m?.checked_mul(POW10_32[((ps - s) & 31) as usize])?, end + 1))
+}
+
+/// [`POW10`] padded to 32 entries, for indices masked to 31 (all below 17 in use).
+const POW10_32: [i64; 32] = {
+    let mut t = [0; 32];
+    let mut k = 0;
+    while k < POW10.len() {
+        t[k] = POW10[k];
+        k += 1;
+    }
+    t
+};
+
+/// [`short_number`] at byte `at` (< 64) of the window `w`: the mantissa (`None` for another
+/// form), scale, end and the byte there (whatever they are when the mantissa is `None`).
+#[inline(always)]
+fn window_number(w: &[u8; WINDOW], at: usize) -> (Option<i64>, u32, usize, u8) {
+    let at = at & 63;
+    let (m, scale, len) = short_digits(word(w, at));
+    let end = at + len as usize;
+    (m, scale, end, w[end])
+}
+
+/// The digits of a plain decimal at the start of `chunk` (digits with at most one `.`, at
+/// least one digit before it): mantissa (`None` when it starts with another byte), scale
+/// and length in bytes (8 when the field may go on).
+#[inline(always)]
+fn short_digits(chunk: u64) -> (Option<i64>, u32, u32) {
+    let x = chunk ^ ZEROS;
+    let nd = non_digits(x);
+    // Bit `8k + 7` for the first non-digit at byte `k`, 64 when all eight are digits.
+    let t1 = nd.trailing_zeros();
+    // With eight digits this reads byte 0, a digit, so never the dot.
+    let (digits, scale, len) = if (chunk >> (t1 & 56)) as u8 == b'.' {
+        let int_len = t1 / 8;
+        let len = (nd & (nd - 1)).trailing_zeros() / 8;
+        // Integer digits up one byte over the dot: one run of digits, a zero below.
+        let low = (1u64 << (t1 & 56)) - 1;
+        let joined = ((x & low) << 8) | (x & (!low << 8));
+        (joined, len - int_len - 1, len)
+    } else {
+        (x, 0, t1 / 8)
+    };
+    // Bytes from `len` on out, the digits to the top, zeros (leading zeros) below; `len`
+    // is 0 (and the shift out of range) only when there is no digit before a non-digit.
+    let m = (t1 >= 8).then(|| eight_digits(digits << ((64 - 8 * len) & 63)));
+    (m, scale, len)
+}
+
+/// A price and its comma at `p`, at the scale `ps`, and the position after the comma.
+#[inline(always)]
+fn price<const WIDE: bool>(b: &[u8], p: usize, ps: u32) -> Option<(i64, usize)> {
+    let (m, s, end, after) = decimal::<WIDE>(b, p)?;
+    if after != b',' || s > ps {
+        return None;
+    }
+    Some((m.checked_mul(POW10[(ps - s) as usize])?, end + 1))
+}
+
+/// [`short_number`], or with `WIDE` also [`plain_number`].
+#[inline(always)]
+fn decimal<const WIDE: bool>(b: &[u8], p: usize) -> Option<(i64, u32, usize, u8)> {
+    if WIDE {
+        short_number(b, p).or_else(|| plain_number(b, p))
+    } else {
+        short_number(b, p)
+    }
+}
+
+/// A plain decimal of at most 8 characters at `p` (digits with at most one `.`, at least
+/// one digit before it) and the byte after it, read from one 9-byte chunk: its mantissa,
+/// scale, end and the byte there. `None` for any other form or near the end of `b`.
+#[inline(always)]
+fn short_number(b: &[u8], p: usize) -> Option<(i64, u32, usize, u8)> {
+    let bytes: &[u8; 9] = b.get(p..)?.first_chunk()?;
+    let chunk = u64::from_le_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ]);
+    let x = chunk ^ ZEROS;
+    let nd = non_digits(x);
+    // Bit `8k + 7` for the first non-digit at byte `k`, 64 when all eight are digits.
+    let t1 = nd.trailing_zeros();
+    if t1 < 8 {
+        return None;
+    }
+    // With eight digits this reads byte 0, a digit, so never the dot.
+    let (digits, scale, len) = if (chunk >> (t1 & 56)) as u8 == b'.' {
+        let int_len = t1 / 8;
+        let len = (nd & (nd - 1)).trailing_zeros() / 8;
+        // Integer digits up one byte over the dot: one run of digits, a zero below.
+        let low = (1u64 << (t1 & 56)) - 1;
+        let joined = ((x & low) << 8) | (x & (!low << 8));
+        (joined, len - int_len - 1, len)
+    } else {
+        (x, 0, t1 / 8)
+    };
+    // Bytes from `len` on out, the digits to the top, zeros (leading zeros) below.
+    let m = eight_digits(digits << (64 - 8 * len));
+    let after = if len < 8 {
+        (chunk >> (8 * len)) as u8
+    } else {
+        bytes[8]
+    };
+    Some((m, scale, p + len as usize, after))
+}
+
+/// A plain decimal at `p` (1 to 7 digits, optionally `.` and at most 7 more), read eight
+/// bytes at a time: its mantissa, scale, end and the byte there. `None` for any other form,
+/// or when fewer than 8 bytes are left to read; [`number`] reads those.
+#[inline]
+fn plain_number(b: &[u8], p: usize) -> Option<(i64, u32, usize, u8)> {
+    let chunk = u64::from_le_bytes(*b.get(p..)?.first_chunk::<8>()?);
+    let x = chunk ^ ZEROS;
+    // Digits before the first other byte: 0..=8.
+    let len = non_digits(x).trailing_zeros() / 8;
+    if len == 0 || len == 8 {
+        return None;
+    }
+    // The digits moved to the top bytes, zeros (leading zeros) below.
+    let int = eight_digits(x << (64 - 8 * len));
+    let after = (chunk >> (8 * len)) as u8;
+    let at = p + len as usize;
+    if after != b'.' {
+        return Some((int, 0, at, after));
+    }
+    let chunk = u64::from_le_bytes(*b.get(at + 1..)?.first_chunk::<8>()?);
+    let x = chunk ^ ZEROS;
+    let frac_len = non_digits(x).trailing_zeros() / 8;
+    if frac_len == 8 {
+        return None;
+    }
+    // Shifted in two steps so that no decimals (a shift by 64) gives zero.
+    let frac = eight_digits((x << (56 - 8 * frac_len)) << 8);
+    let end = at + 1 + frac_len as usize;
+    Some((
+        int * POW10[frac_len as usize] + frac,
+        frac_len,
+        end,
+        (chunk >> (8 * frac_len)) as u8,
+    ))
 }
 
 /// A decimal field at `*p`, up to (not including) its terminator (`,`, newline or end).
@@ -1000,5 +1376,278 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("high"), "{e}");
+    }
+
+    /// [`parse_csv`] with the fast paths off: every row through [`Parser::row`].
+    fn parse_slow(text: &str) -> Result<BarSeries> {
+        let mut p = Parser::new("t", text.len());
+        p.fast = false;
+        p.feed(text.as_bytes())?;
+        p.finish("X")
+    }
+
+    /// A small deterministic generator (xorshift64*), so that failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, per_mille: u64) -> bool {
+            self.below(1000) < per_mille
+        }
+        /// `min` to `min + spread - 1` random digits.
+        fn digits(&mut self, min: u64, spread: u64) -> String {
+            let n = min + self.below(spread);
+            (0..n)
+                .map(|_| char::from(b'0' + self.below(10) as u8))
+                .collect()
+        }
+    }
+
+    /// A decimal field: mostly plain (`123.45`), sometimes in other valid forms (signs,
+    /// exponents, spaces, long), rarely invalid, to reach every branch of both paths.
+    fn random_number(r: &mut Rng) -> String {
+        let pick =
+            |r: &mut Rng, forms: &[&str]| forms[r.below(forms.len() as u64) as usize].to_string();
+        if r.chance(30) {
+            return pick(
+                r,
+                &[
+                    "+1.5",
+                    "1e3",
+                    "2.5E-2",
+                    " 7",
+                    "5.",
+                    "0",
+                    "00012.500",
+                    "12345678",
+                    "1234567.8",
+                    "123456789",
+                    "0.000000001",
+                    ".5",
+                    "123456789012.123456",
+                ],
+            );
+        }
+        if r.chance(2) {
+            return pick(
+                r,
+                &[
+                    "",
+                    "-",
+                    "1.2.3",
+                    "x",
+                    "1,5",
+                    "9999999999999999999",
+                    "1.12345678901234567",
+                ],
+            );
+        }
+        let mut s = r.digits(1, 8);
+        if r.chance(700) {
+            s.push('.');
+            s.push_str(&r.digits(0, 9));
+        }
+        s
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` and other forms for the minute `k` after 2023-03-01, mostly
+    /// valid and increasing.
+    fn random_time(r: &mut Rng, k: i64) -> String {
+        let t = UnixNanos((1_677_628_800 + k * 60) * 1_000_000_000).to_string();
+        let base: String = t.chars().take(19).collect();
+        match r.below(1000) {
+            0..3 => base.replace('T', " "),
+            3..6 => format!("{base}Z"),
+            6..9 => format!("{}", (1_677_628_800 + k * 60) * 1000),
+            9..12 => format!("{base}.5"),
+            12..15 => format!("{base}+00:00"),
+            15 => base[..10].to_string(),
+            16 => format!("{}:60", &base[..16]),
+            17 => format!("{}T24{}", &base[..10], &base[13..]),
+            18 => format!("{}{}", &base[..17], "6x"),
+            _ => base,
+        }
+    }
+
+    fn random_csv(r: &mut Rng, rows: i64) -> String {
+        let extra = r.chance(300);
+        let mut text = String::from("timestamp,open,high,low,close,volume");
+        text.push_str(if extra { ",n\n" } else { "\n" });
+        let crlf = r.chance(200);
+        let mut k = 0;
+        for _ in 0..rows {
+            k += if r.chance(20) { 1500 } else { 1 };
+            // One price in the four columns, so that the bars are valid.
+            let px = random_number(r);
+            let vol = random_number(r);
+            let mut line = format!("{},{px},{px},{px},{px},{vol}", random_time(r, k));
+            if extra {
+                line.push_str(",7");
+            }
+            if r.chance(3) {
+                line.push_str(",9");
+            }
+            if r.chance(10) {
+                line.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            text.push_str(&line);
+            text.push_str(if crlf { "\r\n" } else { "\n" });
+        }
+        if r.chance(500) {
+            text.pop();
+        }
+        text
+    }
+
+    #[test]
+    fn test_fast_paths_agree_with_the_row_parser() {
+        let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut ok, mut failed) = (0, 0);
+        for case in 0..600 {
+            // Low-noise inputs parse whole; noisy ones fail somewhere (the same way).
+            let rows = 1 + r.below(400) as i64;
+            let text = if case % 2 == 0 {
+                random_csv(&mut r, rows)
+            } else {
+                // Plain rows only: mostly parse.
+                let mut text = String::from("timestamp,open,high,low,close,volume\n");
+                for k in 0..rows {
+                    let t: String = UnixNanos((1_677_628_800 + k * 60) * 1_000_000_000)
+                        .to_string()
+                        .chars()
+                        .take(19)
+                        .collect();
+                    let px = format!("{}.{}", r.digits(1, 5), r.digits(0, 4));
+                    let vol = format!("{}.{}", r.digits(1, 3), r.digits(0, 8));
+                    text.push_str(&format!("{t},{px},{px},{px},{px},{vol}\n"));
+                }
+                text
+            };
+            let fast = parse_csv(&text, "X", "t");
+            let slow = parse_slow(&text);
+            match (&fast, &slow) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "case {case}");
+                    ok += 1;
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.to_string(), b.to_string(), "case {case}");
+                    failed += 1;
+                }
+                _ => panic!("case {case}: {fast:?} vs {slow:?}\n{text}"),
+            }
+        }
+        // Both kinds were exercised.
+        assert!(ok > 200 && failed > 100, "{ok} parsed, {failed} failed");
+    }
+
+    #[test]
+    fn test_mantissas_match_rust_decimal() {
+        use std::str::FromStr as _;
+        let mut r = Rng(42);
+        for _ in 0..200 {
+            let mut text = String::from("timestamp,open,high,low,close,volume\n");
+            let mut written = Vec::new();
+            for k in 0..300 {
+                let t: String = UnixNanos((1_600_000_000 + k * 3600) * 1_000_000_000)
+                    .to_string()
+                    .chars()
+                    .take(19)
+                    .collect();
+                // Same value in the four price columns (so that the bar is valid).
+                let px = format!("{}.{}", r.digits(1, 8), r.digits(0, 9));
+                let px = if r.chance(200) { r.digits(1, 9) } else { px };
+                let vol = format!("{}.{}", r.digits(1, 4), r.digits(0, 10));
+                text.push_str(&format!("{t},{px},{px},{px},{px},{vol}\n"));
+                written.push((px, vol));
+            }
+            let s = parse_csv(&text, "X", "t").unwrap();
+            for (i, (px, vol)) in written.iter().enumerate() {
+                for (field, got, scale) in [
+                    (px, s.close[i], s.price_scale),
+                    (vol, s.volume[i], s.volume_scale),
+                ] {
+                    let d = rust_decimal::Decimal::from_str(field).unwrap();
+                    let want =
+                        i64::try_from(d.mantissa()).unwrap() * POW10[(scale - d.scale()) as usize];
+                    assert_eq!(got, want, "{field} at scale {scale}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn test_short_numbers_and_times() {
+        let w = |s: &str| {
+            let mut a = [b'#'; WINDOW];
+            a[..s.len()].copy_from_slice(s.as_bytes());
+            a
+        };
+        for (field, want) in [
+            ("1,", Some((1, 0, 1, b','))),
+            ("12345678,", Some((12_345_678, 0, 8, b','))),
+            ("23140.48,", Some((2_314_048, 2, 8, b','))),
+            ("0.881378\n", Some((881_378, 6, 8, b'\n'))),
+            ("5.,", Some((5, 0, 2, b','))),
+            ("007.50\r", Some((750, 2, 6, b'\r'))),
+            // Eight bytes at most: the callers reject the digit after them.
+            ("1.2345678", Some((1_234_567, 6, 8, b'8'))),
+        ] {
+            let (m, s, end, after) = window_number(&w(field), 0);
+            assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
+        }
+        for field in [".5,", "-1,", "+1,", ",", "x1,"] {
+            assert_eq!(window_number(&w(field), 0).0, None, "{field}");
+        }
+        let word = |s: &[u8; 8]| u64::from_le_bytes(*s);
+        assert_eq!(minute_second(word(b"0:00:00,")), Some(0));
+        assert_eq!(
+            minute_second(word(b"9:59:59,")),
+            Some((59 * 60 + 59) * 1_000_000_000)
+        );
+        for bad in [
+            b"0:60:00,",
+            b"0:00:60,",
+            b"0:0a:00,",
+            b"0;00:00,",
+            b"0:00:00Z",
+            b"0:00:0:,",
+        ] {
+            assert_eq!(
+                minute_second(word(bad)),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    /// The benchmark file (`tools/backtest/make_1m_bars.py`), when present: the parallel
+    /// fast parse equals the serial parse through [`Parser::row`] alone.
+    #[test]
+    #[ignore = "needs /tmp/btcusdt_1m_1M.csv; run with --ignored"]
+    fn test_benchmark_file_fast_equals_slow() {
+        let path = Path::new("/tmp/btcusdt_1m_1M.csv");
+        let text = std::fs::read_to_string(path).unwrap();
+        let fast = load_csv(path).unwrap();
+        let slow = parse_slow(&text).unwrap();
+        assert_eq!(fast.open_time, slow.open_time);
+        assert_eq!(
+            [&fast.open, &fast.high, &fast.low, &fast.close],
+            [&slow.open, &slow.high, &slow.low, &slow.close]
+        );
+        assert_eq!(fast.volume, slow.volume);
+        assert_eq!(
+            (fast.price_scale, fast.volume_scale),
+            (slow.price_scale, slow.volume_scale)
+        );
     }
 }
