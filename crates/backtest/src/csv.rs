@@ -371,11 +371,16 @@ impl<'a> Parser<'a> {
             .ok_or((6, "volume out of range at the common scale".to_string()))?;
         self.pscale = pscale;
         self.vscale = vscale;
-        self.ts.append(&mut next.ts);
-        for (a, b) in self.px.iter_mut().zip(&mut next.px) {
-            a.append(b);
+        // A column at a time, each freed once copied: the peak is the rows once plus one
+        // column of `next`, not both ranges whole (large columns are `mmap`ed, so the
+        // growth of ours is a remap and the free goes back to the system).
+        let columns = std::iter::once((&mut self.ts, &mut next.ts))
+            .chain(self.px.iter_mut().zip(&mut next.px))
+            .chain(std::iter::once((&mut self.vol, &mut next.vol)));
+        for (ours, theirs) in columns {
+            ours.extend_from_slice(theirs);
+            *theirs = Vec::new();
         }
-        self.vol.append(&mut next.vol);
         Ok(())
     }
 
