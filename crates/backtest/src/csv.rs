@@ -295,6 +295,8 @@ struct Parser<'a> {
     stage: Option<Box<Stage>>,
     /// Whether to try the fast paths (tests turn them off to compare).
     fast: bool,
+    /// The last layout of each number column in [`Parser::window_row`].
+    layouts: [Layout; 5],
 }
 
 /// Rows staged by [`Parser::fast_rows`] at a time.
@@ -328,6 +330,7 @@ impl<'a> Parser<'a> {
             ),
             stage: None,
             fast: true,
+            layouts: [Layout::DIGITS; 5],
         }
     }
 
@@ -515,11 +518,12 @@ impl<'a> Parser<'a> {
         }
         let t = self.hour.2 + minute_second(word(w, 12))?;
         let ps = self.pscale;
-        let (o, q) = window_price(w, 20, ps)?;
-        let (h, q) = window_price(w, q, ps)?;
-        let (l, q) = window_price(w, q, ps)?;
-        let (c, q) = window_price(w, q, ps)?;
-        let (vm, vs, q, after) = window_number(w, q);
+        let [lo, lh, ll, lc, lv] = &mut self.layouts;
+        let (o, q) = window_price(w, 20, ps, lo)?;
+        let (h, q) = window_price(w, q, ps, lh)?;
+        let (l, q) = window_price(w, q, ps, ll)?;
+        let (c, q) = window_price(w, q, ps, lc)?;
+        let (vm, vs, q, after) = window_number(w, q, lv);
         if vs > self.vscale {
             return None;
         }
@@ -816,8 +820,8 @@ fn minute_second(tail: u64) -> Option<i64> {
 /// A price and its comma at byte `at` of the window `w`, at the scale `ps`, and where the
 /// next field starts.
 #[inline(always)]
-fn window_price(w: &[u8; WINDOW], at: usize, ps: u32) -> Option<(i64, usize)> {
-    let (m, s, end, after) = window_number(w, at);
+fn window_price(w: &[u8; WINDOW], at: usize, ps: u32, lay: &mut Layout) -> Option<(i64, usize)> {
+    let (m, s, end, after) = window_number(w, at, lay);
     if after != b',' || s > ps {
         return None;
     }
@@ -835,40 +839,94 @@ const POW10_32: [i64; 32] = {
     t
 };
 
-/// [`short_number`] at byte `at` (< 64) of the window `w`: the mantissa (`None` for another
-/// form), scale, end and the byte there (whatever they are when the mantissa is `None`).
+/// [`short_number`] at byte `at` (< 64) of the window `w`, its layout taken from `lay`
+/// when it matches (and stored there when not): the mantissa (`None` for another form),
+/// scale, end and the byte there (whatever they are when the mantissa is `None`).
 #[inline(always)]
-fn window_number(w: &[u8; WINDOW], at: usize) -> (Option<i64>, u32, usize, u8) {
+fn window_number(w: &[u8; WINDOW], at: usize, lay: &mut Layout) -> (Option<i64>, u32, usize, u8) {
     let at = at & 63;
-    let (m, scale, len) = short_digits(word(w, at));
-    let end = at + len as usize;
-    (m, scale, end, w[end])
-}
-
-/// The digits of a plain decimal at the start of `chunk` (digits with at most one `.`, at
-/// least one digit before it): mantissa (`None` when it starts with another byte), scale
-/// and length in bytes (8 when the field may go on).
-#[inline(always)]
-fn short_digits(chunk: u64) -> (Option<i64>, u32, u32) {
+    let chunk = word(w, at);
     let x = chunk ^ ZEROS;
     let nd = non_digits(x);
-    // Bit `8k + 7` for the first non-digit at byte `k`, 64 when all eight are digits.
-    let t1 = nd.trailing_zeros();
-    // With eight digits this reads byte 0, a digit, so never the dot.
-    let (digits, scale, len) = if (chunk >> (t1 & 56)) as u8 == b'.' {
-        let int_len = t1 / 8;
-        let len = (nd & (nd - 1)).trailing_zeros() / 8;
-        // Integer digits up one byte over the dot: one run of digits, a zero below.
-        let low = (1u64 << (t1 & 56)) - 1;
-        let joined = ((x & low) << 8) | (x & (!low << 8));
-        (joined, len - int_len - 1, len)
-    } else {
-        (x, 0, t1 / 8)
+    // The non-digit bytes (less `0`, so none is zero), in place; digits zero.
+    let key = x & ((nd >> 7) * 0xFF);
+    if key != lay.key {
+        match Layout::of(chunk, nd, key) {
+            Some(l) => *lay = l,
+            None => return (None, 0, at, 0),
+        }
+    }
+    let m = eight_digits((((x & lay.low) << 8) | (x & lay.high)) << (lay.shift & 63));
+    let end = at + (lay.len & 15) as usize;
+    (Some(m), lay.scale, end, w[end])
+}
+
+/// How to read a plain decimal of at most 8 characters from the 8 bytes at its start,
+/// found from the positions and values of the non-digit bytes there (`key`): the rows of
+/// a file repeat a few layouts per column, so [`window_number`] keeps the last one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Layout {
+    /// The non-digit bytes of the chunk less `0` (so none is zero), digits zero.
+    key: u64,
+    /// The integer digits before a `.` (moved up one byte over it), none without a `.`.
+    low: u64,
+    /// The bytes kept in place: those after the `.`, or all.
+    high: u64,
+    /// Left shift that puts the digits at the top, dropping what follows the number.
+    shift: u32,
+    /// Digits after the `.`.
+    scale: u32,
+    /// Bytes of the number (8 when the chunk is all number).
+    len: u32,
+}
+
+impl Layout {
+    /// Eight digits (the layout of key 0).
+    const DIGITS: Self = Self {
+        key: 0,
+        low: 0,
+        high: !0,
+        shift: 0,
+        scale: 0,
+        len: 8,
     };
-    // Bytes from `len` on out, the digits to the top, zeros (leading zeros) below; `len`
-    // is 0 (and the shift out of range) only when there is no digit before a non-digit.
-    let m = (t1 >= 8).then(|| eight_digits(digits << ((64 - 8 * len) & 63)));
-    (m, scale, len)
+
+    /// The layout of `chunk` (`nd` the [`non_digits`] of its bytes less `0`, `key` as in
+    /// [`Layout::key`]); `None` when it does not start with a digit. The first flagged
+    /// byte is the first non-digit, and after a `.` (no carry) the second is the next, so
+    /// the layout depends on `key` alone.
+    #[inline(never)]
+    fn of(chunk: u64, nd: u64, key: u64) -> Option<Self> {
+        // Bit `8k + 7` for the first non-digit at byte `k`, 64 when all eight are digits.
+        let t1 = nd.trailing_zeros();
+        if t1 < 8 {
+            return None;
+        }
+        // With eight digits this reads byte 0, a digit, so never the dot.
+        Some(if (chunk >> (t1 & 56)) as u8 == b'.' {
+            let int_len = t1 / 8;
+            let len = (nd & (nd - 1)).trailing_zeros() / 8;
+            let low = (1u64 << (t1 & 56)) - 1;
+            Self {
+                key,
+                low,
+                high: !low << 8,
+                shift: (64 - 8 * len) & 63,
+                scale: len - int_len - 1,
+                len,
+            }
+        } else {
+            let len = t1 / 8;
+            Self {
+                key,
+                low: 0,
+                high: !0,
+                shift: (64 - 8 * len) & 63,
+                scale: 0,
+                len,
+            }
+        })
+    }
 }
 
 /// A price and its comma at `p`, at the scale `ps`, and the position after the comma.
@@ -1452,6 +1510,9 @@ mod tests {
                     "1,5",
                     "9999999999999999999",
                     "1.12345678901234567",
+                    "1é5",
+                    "é",
+                    "2.5½",
                 ],
             );
         }
@@ -1606,11 +1667,23 @@ mod tests {
             // Eight bytes at most: the callers reject the digit after them.
             ("1.2345678", Some((1_234_567, 6, 8, b'8'))),
         ] {
-            let (m, s, end, after) = window_number(&w(field), 0);
+            // From scratch, then again from the layout it left (the same), then from
+            // another layout.
+            let mut lay = Layout::DIGITS;
+            let (m, s, end, after) = window_number(&w(field), 0, &mut lay);
+            assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
+            let kept = lay;
+            let (m, s, end, after) = window_number(&w(field), 0, &mut lay);
+            assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
+            assert_eq!(lay, kept);
+            let mut other = Layout::DIGITS;
+            let _ = window_number(&w("1.5,"), 0, &mut other);
+            let (m, s, end, after) = window_number(&w(field), 0, &mut other);
             assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
         }
         for field in [".5,", "-1,", "+1,", ",", "x1,"] {
-            assert_eq!(window_number(&w(field), 0).0, None, "{field}");
+            let mut lay = Layout::DIGITS;
+            assert_eq!(window_number(&w(field), 0, &mut lay).0, None, "{field}");
         }
         let word = |s: &[u8; 8]| u64::from_le_bytes(*s);
         assert_eq!(minute_second(word(b"0:00:00,")), Some(0));
@@ -1654,5 +1727,41 @@ mod tests {
             (fast.price_scale, fast.volume_scale),
             (slow.price_scale, slow.volume_scale)
         );
+    }
+
+    /// [`Layout::of`] depends on the key alone, whatever the bytes (non-ASCII ones carry
+    /// in [`non_digits`]): chunks of the same key read the same way.
+    #[test]
+    fn test_layout_is_a_function_of_its_key() {
+        let mut r = Rng(7);
+        let alphabet = b".,\n\r -+eE\x00\x8a\xc3\xff";
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..200_000 {
+            let bytes: [u8; 8] = std::array::from_fn(|_| {
+                if r.chance(750) {
+                    b'0' + r.below(10) as u8
+                } else {
+                    alphabet[r.below(alphabet.len() as u64) as usize]
+                }
+            });
+            let chunk = u64::from_le_bytes(bytes);
+            let x = chunk ^ ZEROS;
+            let nd = non_digits(x);
+            let key = x & ((nd >> 7) * 0xFF);
+            let layout = Layout::of(chunk, nd, key);
+            assert_eq!(*seen.entry(key).or_insert(layout), layout, "{bytes:?}");
+            // And the layout reads what the row parser reads, when the number ends in the chunk.
+            if let Some(l) = layout
+                && l.len < 8
+            {
+                let field = &bytes[..l.len as usize];
+                let want = std::str::from_utf8(field).ok().and_then(parse_plain);
+                let mut lay = Layout::DIGITS;
+                let mut w = [b'#'; WINDOW];
+                w[..8].copy_from_slice(&bytes);
+                let (m, s, _, _) = window_number(&w, 0, &mut lay);
+                assert_eq!(m.map(|m| (m, s)), want, "{bytes:?}");
+            }
+        }
     }
 }
