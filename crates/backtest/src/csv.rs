@@ -295,8 +295,8 @@ struct Parser<'a> {
     stage: Option<Box<Stage>>,
     /// Whether to try the fast paths (tests turn them off to compare).
     fast: bool,
-    /// The last layout of each number column in [`Parser::window_row`].
-    layouts: [Layout; 5],
+    /// The last two layouts of each number column in [`Parser::window_row`].
+    layouts: [Layouts; 5],
 }
 
 /// Rows staged by [`Parser::fast_rows`] at a time.
@@ -330,7 +330,7 @@ impl<'a> Parser<'a> {
             ),
             stage: None,
             fast: true,
-            layouts: [Layout::DIGITS; 5],
+            layouts: [([Layout::DIGITS; 2], 0); 5],
         }
     }
 
@@ -820,8 +820,8 @@ fn minute_second(tail: u64) -> Option<i64> {
 /// A price and its comma at byte `at` of the window `w`, at the scale `ps`, and where the
 /// next field starts.
 #[inline(always)]
-fn window_price(w: &[u8; WINDOW], at: usize, ps: u32, lay: &mut Layout) -> Option<(i64, usize)> {
-    let (m, s, end, after) = window_number(w, at, lay);
+fn window_price(w: &[u8; WINDOW], at: usize, ps: u32, lays: &mut Layouts) -> Option<(i64, usize)> {
+    let (m, s, end, after) = window_number(w, at, lays);
     if after != b',' || s > ps {
         return None;
     }
@@ -839,27 +839,39 @@ const POW10_32: [i64; 32] = {
     t
 };
 
-/// [`short_number`] at byte `at` (< 64) of the window `w`, its layout taken from `lay`
-/// when it matches (and stored there when not): the mantissa (`None` for another form),
+/// [`short_number`] at byte `at` (< 64) of the window `w`, its layout taken from `lays`
+/// when one matches (and stored there when none does): the mantissa (`None` for another form),
 /// scale, end and the byte there (whatever they are when the mantissa is `None`).
 #[inline(always)]
-fn window_number(w: &[u8; WINDOW], at: usize, lay: &mut Layout) -> (Option<i64>, u32, usize, u8) {
+fn window_number(w: &[u8; WINDOW], at: usize, lays: &mut Layouts) -> (Option<i64>, u32, usize, u8) {
     let at = at & 63;
     let chunk = word(w, at);
     let x = chunk ^ ZEROS;
     let nd = non_digits(x);
     // The non-digit bytes (less `0`, so none is zero), in place; digits zero.
     let key = x & ((nd >> 7) * 0xFF);
-    if key != lay.key {
-        match Layout::of(chunk, nd, key) {
-            Some(l) => *lay = l,
-            None => return (None, 0, at, 0),
-        }
-    }
+    // The last two layouts; a new one replaces the one not used last.
+    let k = if key == lays.0[0].key {
+        0
+    } else if key == lays.0[1].key {
+        1
+    } else {
+        let Some(l) = Layout::of(chunk, nd, key) else {
+            return (None, 0, at, 0);
+        };
+        let k = 1 - (lays.1 & 1);
+        lays.0[k] = l;
+        k
+    };
+    lays.1 = k;
+    let lay = &lays.0[k];
     let m = eight_digits((((x & lay.low) << 8) | (x & lay.high)) << (lay.shift & 63));
     let end = at + (lay.len & 15) as usize;
     (Some(m), lay.scale, end, w[end])
 }
+
+/// Two [`Layout`]s and which was used last.
+type Layouts = ([Layout; 2], usize);
 
 /// How to read a plain decimal of at most 8 characters from the 8 bytes at its start,
 /// found from the positions and values of the non-digit bytes there (`key`): the rows of
@@ -1669,21 +1681,23 @@ mod tests {
         ] {
             // From scratch, then again from the layout it left (the same), then from
             // another layout.
-            let mut lay = Layout::DIGITS;
-            let (m, s, end, after) = window_number(&w(field), 0, &mut lay);
+            let mut lays = ([Layout::DIGITS; 2], 0);
+            let (m, s, end, after) = window_number(&w(field), 0, &mut lays);
             assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
-            let kept = lay;
-            let (m, s, end, after) = window_number(&w(field), 0, &mut lay);
+            let kept = lays;
+            let (m, s, end, after) = window_number(&w(field), 0, &mut lays);
             assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
-            assert_eq!(lay, kept);
-            let mut other = Layout::DIGITS;
-            let _ = window_number(&w("1.5,"), 0, &mut other);
-            let (m, s, end, after) = window_number(&w(field), 0, &mut other);
-            assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
+            assert_eq!(lays, kept);
+            // Found second, and again after a third layout pushed it out.
+            for other in ["1.5,", "22,"] {
+                let _ = window_number(&w(other), 0, &mut lays);
+                let (m, s, end, after) = window_number(&w(field), 0, &mut lays);
+                assert_eq!(m.map(|m| (m, s, end, after)), want, "{field}");
+            }
         }
         for field in [".5,", "-1,", "+1,", ",", "x1,"] {
-            let mut lay = Layout::DIGITS;
-            assert_eq!(window_number(&w(field), 0, &mut lay).0, None, "{field}");
+            let mut lays = ([Layout::DIGITS; 2], 0);
+            assert_eq!(window_number(&w(field), 0, &mut lays).0, None, "{field}");
         }
         let word = |s: &[u8; 8]| u64::from_le_bytes(*s);
         assert_eq!(minute_second(word(b"0:00:00,")), Some(0));
@@ -1756,10 +1770,10 @@ mod tests {
             {
                 let field = &bytes[..l.len as usize];
                 let want = std::str::from_utf8(field).ok().and_then(parse_plain);
-                let mut lay = Layout::DIGITS;
+                let mut lays = ([Layout::DIGITS; 2], 0);
                 let mut w = [b'#'; WINDOW];
                 w[..8].copy_from_slice(&bytes);
-                let (m, s, _, _) = window_number(&w, 0, &mut lay);
+                let (m, s, _, _) = window_number(&w, 0, &mut lays);
                 assert_eq!(m.map(|m| (m, s)), want, "{bytes:?}");
             }
         }
