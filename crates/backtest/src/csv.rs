@@ -13,6 +13,16 @@
 //! (the date part is cached between rows), anything else goes through
 //! `UnixNanos::parse`. Times without a zone are UTC. Columns after `volume`
 //! are ignored. The bar interval is the median spacing.
+//!
+//! Rows go through three readers, each taking only what the next would read
+//! the same way and leaving the rest to it: [`Parser::window_row`] for the
+//! common row (`YYYY-MM-DD[T ]HH:MM:SS` in the hour of the row before, numbers
+//! of up to 8 characters at no more than the current scales) on a fixed
+//! 80-byte window, reading 8 bytes at a time with the layout of each number
+//! column remembered between rows; [`Parser::fast_row`] for the same with
+//! numbers of up to 7 digits either side of the `.`, anywhere in the input; and
+//! [`Parser::row`], which reads everything else, grows the scales, caches the
+//! day and writes every error. Tests check all three agree.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::Path;
@@ -456,7 +466,7 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
             let quick = if self.fast {
-                self.fast_row::<true>(bytes, p)
+                self.fast_row(bytes, p)
             } else {
                 None
             };
@@ -506,10 +516,10 @@ impl<'a> Parser<'a> {
         self.line += n;
     }
 
-    /// [`Parser::fast_row`] for a row of at most [`WINDOW`] bytes with numbers of at most
-    /// 8 characters, on a fixed-size window of the input so that no read needs a bounds
-    /// check: where the next row starts and the row's six values, or `None` for anything
-    /// else, or within [`WINDOW`] bytes of the end of `b` (only the hour cache may change).
+    /// [`Parser::fast_row`] for a row with numbers of at most 8 characters, on a fixed-size
+    /// window of the input so that no read needs a bounds check: where the next row starts
+    /// and the row's six values, or `None` (nothing changed but the caches) for anything
+    /// else, or within [`WINDOW`] bytes of the end of `b`.
     #[inline(always)]
     fn window_row(&mut self, b: &[u8], p: usize) -> Option<(usize, [i64; 6])> {
         let w: &[u8; WINDOW] = b.get(p..)?.first_chunk()?;
@@ -541,24 +551,25 @@ impl<'a> Parser<'a> {
     }
 
     /// The common row: `YYYY-MM-DD[T ]HH:MM:SS,` in the cached hour (or the cached day) and
-    /// five plain decimals (digits with at most one `.`, 8 characters at most, or with
-    /// `WIDE` up to 7 digits on either side of the `.`) at no more than the current scales,
-    /// read without per-byte loops. Returns the position after the row's newline, or `None`
-    /// (nothing changed) for anything else, which [`Parser::row`] then parses, caches,
-    /// rescales or reports: this accepts only what `row` accepts, with the same values.
-    #[inline(always)]
-    fn fast_row<const WIDE: bool>(&mut self, b: &[u8], p: usize) -> Option<usize> {
+    /// five plain decimals (digits with at most one `.`: 8 characters at most, or up to 7
+    /// digits on either side of the `.`) at no more than the current scales, read without
+    /// per-byte loops. Returns the position after the row's newline, or `None` (nothing
+    /// changed but the hour cache) for anything else, which [`Parser::row`] then parses,
+    /// caches, rescales or reports: this accepts only what `row` accepts, with the same
+    /// values.
+    #[inline(never)]
+    fn fast_row(&mut self, b: &[u8], p: usize) -> Option<usize> {
         let f: &[u8; 20] = b.get(p..)?.first_chunk()?;
         if word(f, 0) != self.hour.0 || word(f, 5) != self.hour.1 {
             self.new_hour(f)?;
         }
         let t = self.hour.2 + minute_second(word(f, 12))?;
         let ps = self.pscale;
-        let (o, q) = price::<WIDE>(b, p + 20, ps)?;
-        let (h, q) = price::<WIDE>(b, q, ps)?;
-        let (l, q) = price::<WIDE>(b, q, ps)?;
-        let (c, q) = price::<WIDE>(b, q, ps)?;
-        let (vm, vs, q, after) = decimal::<WIDE>(b, q)?;
+        let (o, q) = price(b, p + 20, ps)?;
+        let (h, q) = price(b, q, ps)?;
+        let (l, q) = price(b, q, ps)?;
+        let (c, q) = price(b, q, ps)?;
+        let (vm, vs, q, after) = decimal(b, q)?;
         if vs > self.vscale {
             return None;
         }
@@ -839,8 +850,8 @@ const POW10_32: [i64; 32] = {
     t
 };
 
-/// [`short_number`] at byte `at` (< 64) of the window `w`, its layout taken from `lays`
-/// when one matches (and stored there when none does): the mantissa (`None` for another form),
+/// What [`short_number`] reads at byte `at` (< 64) of the window `w`, its layout taken
+/// from `lays` when one matches (and stored there when none does): the mantissa (`None` for another form),
 /// scale, end and the byte there (whatever they are when the mantissa is `None`).
 #[inline(always)]
 fn window_number(w: &[u8; WINDOW], at: usize, lays: &mut Layouts) -> (Option<i64>, u32, usize, u8) {
@@ -943,22 +954,18 @@ impl Layout {
 
 /// A price and its comma at `p`, at the scale `ps`, and the position after the comma.
 #[inline(always)]
-fn price<const WIDE: bool>(b: &[u8], p: usize, ps: u32) -> Option<(i64, usize)> {
-    let (m, s, end, after) = decimal::<WIDE>(b, p)?;
+fn price(b: &[u8], p: usize, ps: u32) -> Option<(i64, usize)> {
+    let (m, s, end, after) = decimal(b, p)?;
     if after != b',' || s > ps {
         return None;
     }
     Some((m.checked_mul(POW10[(ps - s) as usize])?, end + 1))
 }
 
-/// [`short_number`], or with `WIDE` also [`plain_number`].
+/// [`short_number`], else [`plain_number`].
 #[inline(always)]
-fn decimal<const WIDE: bool>(b: &[u8], p: usize) -> Option<(i64, u32, usize, u8)> {
-    if WIDE {
-        short_number(b, p).or_else(|| plain_number(b, p))
-    } else {
-        short_number(b, p)
-    }
+fn decimal(b: &[u8], p: usize) -> Option<(i64, u32, usize, u8)> {
+    short_number(b, p).or_else(|| plain_number(b, p))
 }
 
 /// A plain decimal of at most 8 characters at `p` (digits with at most one `.`, at least
