@@ -15,13 +15,13 @@
 //! are ignored. The bar interval is the median spacing.
 //!
 //! Rows go through three readers, each taking only what the next would read
-//! the same way and leaving the rest to it: [`Parser::window_row`] for the
+//! the same way and leaving the rest to it: `Parser::window_row` for the
 //! common row (`YYYY-MM-DD[T ]HH:MM:SS` in the hour of the row before, numbers
 //! of up to 8 characters at no more than the current scales) on a fixed
 //! 80-byte window, reading 8 bytes at a time with the layout of each number
-//! column remembered between rows; [`Parser::fast_row`] for the same with
+//! column remembered between rows; `Parser::fast_row` for the same with
 //! numbers of up to 7 digits either side of the `.`, anywhere in the input; and
-//! [`Parser::row`], which reads everything else, grows the scales, caches the
+//! `Parser::row`, which reads everything else, grows the scales, caches the
 //! day and writes every error. Tests check all three agree.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
