@@ -305,6 +305,8 @@ struct Parser<'a> {
     stage: Option<Box<Stage>>,
     /// Whether to try the fast paths (tests turn them off to compare).
     fast: bool,
+    /// Rows in a row that the fast paths refused.
+    refused: usize,
     /// The last two layouts of each number column in [`Parser::window_row`].
     layouts: [Layouts; 5],
 }
@@ -340,6 +342,7 @@ impl<'a> Parser<'a> {
             ),
             stage: None,
             fast: true,
+            refused: 0,
             layouts: [([Layout::DIGITS; 2], 0); 5],
         }
     }
@@ -449,8 +452,15 @@ impl<'a> Parser<'a> {
             p = (end + 1).min(bytes.len());
         }
         while p < bytes.len() {
-            if self.fast {
-                p = self.fast_rows(bytes, p);
+            // After a run of rows the fast readers refused (another time layout, long
+            // numbers), try them only now and then.
+            let try_fast = self.fast && (self.refused < 8 || self.refused % 64 == 0);
+            if try_fast {
+                let next = self.fast_rows(bytes, p);
+                if next != p {
+                    self.refused = 0;
+                }
+                p = next;
             }
             match bytes.get(p) {
                 None => break,
@@ -465,14 +475,20 @@ impl<'a> Parser<'a> {
                 }
                 _ => {}
             }
-            let quick = if self.fast {
+            let quick = if try_fast {
                 self.fast_row(bytes, p)
             } else {
                 None
             };
             p = match quick {
-                Some(next) => next,
-                None => self.row(bytes, p).map_err(|(c, r)| self.err(c, r))?,
+                Some(next) => {
+                    self.refused = 0;
+                    next
+                }
+                None => {
+                    self.refused += 1;
+                    self.row(bytes, p).map_err(|(c, r)| self.err(c, r))?
+                }
             };
             self.line += 1;
         }
@@ -500,7 +516,9 @@ impl<'a> Parser<'a> {
                 n = 0;
             }
         }
-        self.append_stage(&stage, n);
+        if n > 0 {
+            self.append_stage(&stage, n);
+        }
         self.stage = Some(stage);
         p
     }
@@ -615,7 +633,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One data row starting at `p`; returns the position after its newline.
-    #[inline(never)]
+    #[inline]
     fn row(&mut self, b: &[u8], mut p: usize) -> std::result::Result<usize, FieldError> {
         let t = self.time(b, &mut p)?;
         let mut vals = [(0i64, 0u32); 4];
