@@ -454,7 +454,7 @@ impl<'a> Parser<'a> {
         while p < bytes.len() {
             // After a run of rows the fast readers refused (another time layout, long
             // numbers), try them only now and then.
-            let try_fast = self.fast && (self.refused < 8 || self.refused % 64 == 0);
+            let try_fast = self.fast && (self.refused < 8 || self.refused.is_multiple_of(64));
             if try_fast {
                 let next = self.fast_rows(bytes, p);
                 if next != p {
