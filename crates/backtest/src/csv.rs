@@ -904,7 +904,7 @@ type Layouts = ([Layout; 2], usize);
 
 /// How to read a plain decimal of at most 8 characters from the 8 bytes at its start,
 /// found from the positions and values of the non-digit bytes there (`key`): the rows of
-/// a file repeat a few layouts per column, so [`window_number`] keeps the last one.
+/// a file repeat a few layouts per column, so [`window_number`] keeps the last two.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Layout {
     /// The non-digit bytes of the chunk less `0` (so none is zero), digits zero.
