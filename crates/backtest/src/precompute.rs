@@ -22,7 +22,7 @@ use crate::error::Result;
 #[derive(Debug, Default)]
 pub(crate) struct Precomputed {
     strategy: String,
-    sma: BTreeMap<usize, Arc<[f64]>>,
+    sma: BTreeMap<usize, Arc<Vec<f64>>>,
 }
 
 impl Precomputed {
@@ -43,10 +43,11 @@ impl Precomputed {
                 .collect();
             lengths.sort_unstable();
             lengths.dedup();
-            let closes = series.closes_f64();
+            // Straight from the close column: no `f64` copy of it, no copy of the results.
+            let closes = || (0..series.len()).map(|i| series.close_f64(i));
             sma = lengths
                 .par_iter()
-                .map(|&n| (n, Arc::from(sma_series(&closes, n))))
+                .map(|&n| (n, Arc::new(sma_series(closes(), n))))
                 .collect();
         }
         Self {

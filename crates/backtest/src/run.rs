@@ -156,10 +156,12 @@ pub fn run_strategy(
     config: &BacktestConfig,
 ) -> Result<BacktestResult> {
     let warmup = strategy.warmup_bars();
-    let mut report = run_engine(series, strategy, config)?;
-    // The closes live only while statistics are computed: 8 bytes a bar less at the peak.
-    // (The drawdown curve is not kept: `tessera_analysis::drawdown_curve` derives it from
-    // the equity curve where a chart needs it.)
+    // The labels are the series' own (one equity point per bar): made after the run, when the
+    // strategy's precomputed indicators are gone, and the closes only while statistics are
+    // computed — 8 bytes a bar less at the peak each. (The drawdown curve is not kept:
+    // `tessera_analysis::drawdown_curve` derives it from the equity curve where a chart needs it.)
+    let mut report = replay(series, strategy, config, false)?;
+    report.timestamps = series.timestamps();
     let stats = {
         let closes = series.closes_f64();
         let timestamps = std::mem::take(&mut report.timestamps);

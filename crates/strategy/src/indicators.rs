@@ -186,12 +186,11 @@ impl EwmVol {
 
 /// Rolling SMA of a whole series (for sharing precomputed indicators across sweep runs): `NaN` during warm-up.
 #[must_use]
-pub fn sma_series(values: &[f64], n: usize) -> Vec<f64> {
+pub fn sma_series(values: impl ExactSizeIterator<Item = f64>, n: usize) -> Vec<f64> {
     let mut s = Sma::new(n);
-    values
-        .iter()
-        .map(|&x| s.update(x).unwrap_or(f64::NAN))
-        .collect()
+    let mut out = Vec::with_capacity(values.len());
+    out.extend(values.map(|x| s.update(x).unwrap_or(f64::NAN)));
+    out
 }
 
 #[cfg(test)]
@@ -203,7 +202,7 @@ mod tests {
         let xs: Vec<f64> = (0..50)
             .map(|i| 100.0 + (f64::from(i) * 0.7).sin())
             .collect();
-        let out = sma_series(&xs, 10);
+        let out = sma_series(xs.iter().copied(), 10);
         assert!(out[8].is_nan());
         for i in 9..50 {
             let m: f64 = xs[i - 9..=i].iter().sum::<f64>() / 10.0;

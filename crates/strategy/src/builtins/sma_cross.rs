@@ -13,7 +13,7 @@ use crate::sizing::Sizing;
 use crate::strategy::Strategy;
 
 /// Fast and slow SMA series shared across sweep runs, indexed by bar.
-type Precomputed = (Arc<[f64]>, Arc<[f64]>);
+type Precomputed = (Arc<Vec<f64>>, Arc<Vec<f64>>);
 
 /// Buys when the fast SMA of closes crosses above the slow one and sells (or,
 /// long-only, closes) when it crosses below. A cross is strict on both bars:
@@ -74,7 +74,7 @@ impl SmaCross {
     /// Use SMA series computed once for the whole data (indexed by bar index, `NaN` in warm-up)
     /// instead of streaming ones: sweeps share them across runs.
     #[must_use]
-    pub fn with_precomputed(mut self, fast: Arc<[f64]>, slow: Arc<[f64]>) -> Self {
+    pub fn with_precomputed(mut self, fast: Arc<Vec<f64>>, slow: Arc<Vec<f64>>) -> Self {
         self.precomputed = Some((fast, slow));
         self
     }

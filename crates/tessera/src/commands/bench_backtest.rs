@@ -8,7 +8,9 @@
 //!   `tessera backtest --strategy sma_cross … --csv FILE --no-store --json`
 //!   (start-up, CSV parse, run, statistics, JSON), best wall time of a few runs;
 //! - the same work in a child that reports its own peak RSS (`VmHWM`);
-//! - CSV parse alone, engine alone (bars/s) and engine plus statistics, in process;
+//! - CSV parse alone, engine alone (bars/s: the SMAs computed once, timed with the run,
+//!   quiet bars fast-forwarded, as `tessera backtest` runs; and bar by bar with streaming
+//!   SMAs) and engine plus statistics, in process;
 //! - a sweep of 100 parameter pairs (fast 5..50 × slow 60..240) on all cores,
 //!   with the peak RSS of this process after it.
 
@@ -21,7 +23,8 @@ use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use tessera_backtest::{
-    BacktestConfig, Constraint, Grid, SweepConfig, load_csv, run_backtest, run_engine, sweep,
+    BacktestConfig, Constraint, Grid, SweepConfig, load_csv, prepare_strategy, run_backtest,
+    run_engine, sweep,
 };
 use tessera_engine::{Commission, SimConfig};
 use tessera_model::Money;
@@ -45,6 +48,7 @@ struct Report {
     csv_parse_s: f64,
     engine_s: f64,
     engine_bars_per_s: f64,
+    engine_bar_by_bar_bars_per_s: f64,
     engine_and_stats_s: f64,
     sweep_pairs: usize,
     sweep_s: f64,
@@ -197,13 +201,20 @@ pub(crate) fn backtest(ctx: &Ctx, a: &BenchBacktestArgs) -> Result<()> {
     let series = load_csv(&csv)?;
     let parse_s = t.elapsed().as_secs_f64();
     let cfg = config(series.instrument.quote_currency);
-    let (mut engine, mut with_stats, mut trades) = (f64::INFINITY, f64::INFINITY, 0);
+    let (mut engine, mut bar_by_bar, mut with_stats, mut trades) =
+        (f64::INFINITY, f64::INFINITY, f64::INFINITY, 0);
     for _ in 0..repeat {
-        let strategy = tessera_strategy::build(&cfg.strategy, &cfg.params)?;
+        // As `tessera backtest` runs it: SMAs computed once (timed too), quiet bars fast-forwarded.
         let t = Instant::now();
+        let strategy = prepare_strategy(&series, &cfg.strategy, &cfg.params)?;
         let report = run_engine(&series, strategy, &cfg)?;
         engine = engine.min(t.elapsed().as_secs_f64());
         trades = report.trades.len();
+        // Streaming SMAs: every bar through the strategy and the venue.
+        let strategy = tessera_strategy::build(&cfg.strategy, &cfg.params)?;
+        let t = Instant::now();
+        run_engine(&series, strategy, &cfg)?;
+        bar_by_bar = bar_by_bar.min(t.elapsed().as_secs_f64());
         let t = Instant::now();
         run_backtest(&series, &cfg)?;
         with_stats = with_stats.min(t.elapsed().as_secs_f64());
@@ -232,6 +243,7 @@ pub(crate) fn backtest(ctx: &Ctx, a: &BenchBacktestArgs) -> Result<()> {
         csv_parse_s: parse_s,
         engine_s: engine,
         engine_bars_per_s: n as f64 / engine,
+        engine_bar_by_bar_bars_per_s: n as f64 / bar_by_bar,
         engine_and_stats_s: with_stats,
         sweep_pairs: sweep_cfg.grid.combinations(&Params::new()).len(),
         sweep_s,
@@ -264,6 +276,10 @@ pub(crate) fn backtest(ctx: &Ctx, a: &BenchBacktestArgs) -> Result<()> {
             vec![
                 "engine only (s)".into(),
                 format!("{} ({:.0} bars/s)", f(engine), n as f64 / engine),
+            ],
+            vec![
+                "engine bar by bar, streaming SMAs (bars/s)".into(),
+                format!("{:.0}", report.engine_bar_by_bar_bars_per_s),
             ],
             vec!["engine + statistics (s)".into(), f(with_stats)],
             vec![
