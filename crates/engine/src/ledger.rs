@@ -110,8 +110,14 @@ impl Ledger {
             slot.offset_f64 =
                 -f(slot.position.quantity * slot.position.avg_price * slot.position.multiplier);
         } else {
-            let notional =
-                fill.price.as_decimal() * fill.quantity.as_decimal() * slot.position.multiplier;
+            let mult = slot.position.multiplier;
+            let notional = fill.price.as_decimal() * fill.quantity.as_decimal();
+            // A multiplier of one (scale 0) changes neither digits nor scale: skip it.
+            let notional = if mult == Decimal::ONE && mult.scale() == 0 {
+                notional
+            } else {
+                notional * mult
+            };
             self.cash += match fill.side {
                 Side::Buy => -notional,
                 Side::Sell => notional,

@@ -82,17 +82,19 @@ impl Position {
         } else {
             // Reducing, closing or flipping.
             let closed = signed.abs().min(old.abs());
-            let pnl = (px - self.avg_price)
-                .checked_mul(closed)
-                .and_then(|v| {
-                    v.checked_mul(if old.is_sign_negative() {
-                        Decimal::NEGATIVE_ONE
-                    } else {
-                        Decimal::ONE
-                    })
-                })
-                .and_then(|v| v.checked_mul(self.multiplier))
-                .ok_or_else(ovf)?;
+            // Sign and a multiplier of one applied without a Decimal multiplication (the same
+            // digits and scale as multiplying by ±1): fills are the backtest's hot path.
+            let per_unit = (px - self.avg_price).checked_mul(closed).ok_or_else(ovf)?;
+            let per_unit = if old.is_sign_negative() && !per_unit.is_zero() {
+                -per_unit
+            } else {
+                per_unit
+            };
+            let pnl = if self.multiplier == Decimal::ONE && self.multiplier.scale() == 0 {
+                per_unit
+            } else {
+                per_unit.checked_mul(self.multiplier).ok_or_else(ovf)?
+            };
             self.realized_pnl.amount = self.realized_pnl.amount.checked_add(pnl).ok_or_else(ovf)?;
             if new.is_zero() {
                 self.avg_price = Decimal::ZERO;
@@ -120,6 +122,22 @@ impl Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The shortcuts of `apply_fill` give the digits and scale of the multiplications.
+        #[test]
+        fn prop_sign_and_unit_multiplier_shortcuts_are_exact(m in any::<i64>(), scale in 0u32..12) {
+            let v = Decimal::new(m, scale);
+            prop_assert_eq!(v.checked_mul(Decimal::ONE).unwrap().to_string(), v.to_string());
+            if !v.is_zero() {
+                prop_assert_eq!(
+                    v.checked_mul(Decimal::NEGATIVE_ONE).unwrap().to_string(),
+                    (-v).to_string()
+                );
+            }
+        }
+    }
     use crate::identifiers::{ClientOrderId, TradeId};
     use crate::numbers::Quantity;
     use crate::order::Side;

@@ -22,7 +22,7 @@ pub use breakout::Breakout;
 pub use buy_hold::BuyHold;
 pub use ewmac::Ewmac;
 pub use rsi_reversion::RsiReversion;
-pub use sma_cross::SmaCross;
+pub use sma_cross::{SmaCross, crosses, sma_crosses};
 
 use serde::{Deserialize, Serialize};
 use tessera_model::InstrumentId;

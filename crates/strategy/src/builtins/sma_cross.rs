@@ -12,12 +12,42 @@ use crate::params::Params;
 use crate::sizing::Sizing;
 use crate::strategy::Strategy;
 
-/// Fast and slow SMA series shared across sweep runs, indexed by bar.
-type Precomputed = (Arc<Vec<f64>>, Arc<Vec<f64>>);
+/// The cross on each bar: `+1` when the fast SMA crossed above the slow one, `−1` below, `0`
+/// none. A cross is strict on both bars, `fast[t−1] < slow[t−1]` and `fast[t] > slow[t]`
+/// (as backtesting.py's `crossover`); a bar where either SMA is unknown (`NaN`, warm-up)
+/// neither crosses nor lets the next bar cross. `pairs` are the `(fast, slow)` values bar by bar.
+pub fn crosses(pairs: impl ExactSizeIterator<Item = (f64, f64)>) -> Vec<i8> {
+    // Side of the fast SMA: +1 above, −1 below, 0 equal or unknown; a cross is a change of
+    // sign between consecutive bars.
+    let side = |(f, s): (f64, f64)| i8::from(f > s) - i8::from(f < s);
+    let mut prev = 0;
+    let mut out = Vec::with_capacity(pairs.len());
+    out.extend(pairs.map(|pair| {
+        let now = side(pair);
+        let cross = if prev * now < 0 { now } else { 0 };
+        prev = now;
+        cross
+    }));
+    out
+}
+
+/// [`crosses`] of the fast and slow SMAs of `closes`, streamed once over the series.
+pub fn sma_crosses(
+    closes: impl ExactSizeIterator<Item = f64>,
+    fast: usize,
+    slow: usize,
+) -> Vec<i8> {
+    let (mut f, mut s) = (Sma::new(fast), Sma::new(slow));
+    crosses(closes.map(|c| {
+        (
+            f.update(c).unwrap_or(f64::NAN),
+            s.update(c).unwrap_or(f64::NAN),
+        )
+    }))
+}
 
 /// Buys when the fast SMA of closes crosses above the slow one and sells (or,
-/// long-only, closes) when it crosses below. A cross is strict on both bars:
-/// `fast[t−1] < slow[t−1]` and `fast[t] > slow[t]`, as backtesting.py's `crossover`.
+/// long-only, closes) when it crosses below (see [`crosses`]).
 #[derive(Debug)]
 pub struct SmaCross {
     fast_n: usize,
@@ -26,7 +56,8 @@ pub struct SmaCross {
     sizing: Sizing,
     fast: Sma,
     slow: Sma,
-    precomputed: Option<Precomputed>,
+    /// Crosses known ahead, indexed by bar ([`SmaCross::with_crosses`]).
+    crosses: Option<Arc<Vec<i8>>>,
     prev: Option<(f64, f64)>,
     vol: VolEstimate,
     instrument: Option<InstrumentId>,
@@ -58,7 +89,7 @@ impl SmaCross {
             sizing: Sizing::from_params(NAME, p)?,
             fast: Sma::new(fast),
             slow: Sma::new(slow),
-            precomputed: None,
+            crosses: None,
             prev: None,
             vol: VolEstimate::from_params(NAME, p)?,
             instrument: None,
@@ -71,11 +102,12 @@ impl SmaCross {
         (self.fast_n, self.slow_n)
     }
 
-    /// Use SMA series computed once for the whole data (indexed by bar index, `NaN` in warm-up)
-    /// instead of streaming ones: sweeps share them across runs.
+    /// Read the crosses from `crosses` (one per bar index, as [`sma_crosses`] computes them
+    /// over the whole series) instead of streaming SMAs: a replay computes them once, sweeps
+    /// from SMAs shared by their runs, and the engine can fast-forward to the next cross.
     #[must_use]
-    pub fn with_precomputed(mut self, fast: Arc<Vec<f64>>, slow: Arc<Vec<f64>>) -> Self {
-        self.precomputed = Some((fast, slow));
+    pub fn with_crosses(mut self, crosses: Arc<Vec<i8>>) -> Self {
+        self.crosses = Some(crosses);
         self
     }
 }
@@ -89,46 +121,19 @@ impl Strategy for SmaCross {
         self.slow_n - 1
     }
 
-    /// With precomputed SMAs the next cross is known: every bar before it is quiet (the
-    /// volatility estimate of vol-target sizing needs each close, so then nothing is).
+    /// With the crosses known ahead every bar before the next one is quiet (the volatility
+    /// estimate of vol-target sizing needs each close, so then nothing is).
     fn quiet_bars(&self, instrument: &InstrumentId, from: usize, max: usize) -> usize {
-        let (Some((f, s)), Some(own)) = (&self.precomputed, self.instrument) else {
+        let (Some(crosses), Some(own)) = (&self.crosses, self.instrument) else {
             return 0;
         };
         if own != *instrument || self.sizing.needs_vol() {
             return 0;
         }
-        // Past the precomputed data `on_bar` decides.
-        let end = from.saturating_add(max).min(f.len()).min(s.len());
-        if from >= end {
-            return 0;
-        }
-        // Which side the fast SMA is on: +1 above, −1 below, 0 equal or unknown (NaN, as
-        // `prev = None`): a cross is a strict change of side between consecutive bars.
-        let side = |f: f64, s: f64| i8::from(f > s) - i8::from(f < s);
-        let mut prev = self.prev.map_or(0, |(pf, ps)| side(pf, ps));
-        for (k, (&fj, &sj)) in f[from..end].iter().zip(&s[from..end]).enumerate() {
-            let now = side(fj, sj);
-            if prev * now < 0 {
-                return k;
-            }
-            prev = now;
-        }
-        end - from
-    }
-
-    fn skip_bars(&mut self, _instrument: &InstrumentId, from: usize, n: usize) {
-        // `on_bar` leaves `prev` at the last bar's pair, or `None` after a warm-up bar.
-        let Some(last) = (from + n).checked_sub(1).filter(|_| n > 0) else {
-            return;
-        };
-        if let Some((f, s)) = &self.precomputed {
-            let pair = (
-                f.get(last).copied().unwrap_or(f64::NAN),
-                s.get(last).copied().unwrap_or(f64::NAN),
-            );
-            self.prev = (!pair.0.is_nan() && !pair.1.is_nan()).then_some(pair);
-        }
+        // Past the known crosses `on_bar` decides.
+        let ahead = crosses.get(from..).unwrap_or_default();
+        let ahead = &ahead[..max.min(ahead.len())];
+        ahead.iter().position(|&c| c != 0).unwrap_or(ahead.len())
     }
 
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar) -> Result<()> {
@@ -137,53 +142,79 @@ impl Strategy for SmaCross {
             return Ok(());
         }
         let close = ctx.values().close;
-        let (f, s) = match &self.precomputed {
-            Some((f, s)) => {
-                let i = ctx.bar_index();
-                (
-                    f.get(i).copied().unwrap_or(f64::NAN),
-                    s.get(i).copied().unwrap_or(f64::NAN),
-                )
-            }
-            None => (
-                self.fast.update(close).unwrap_or(f64::NAN),
-                self.slow.update(close).unwrap_or(f64::NAN),
-            ),
-        };
         if self.sizing.needs_vol() {
             self.vol.update(close);
         }
-        if f.is_nan() || s.is_nan() {
-            self.prev = None;
-            return Ok(());
-        }
-        if let Some((pf, ps)) = self.prev {
-            if pf < ps && f > s {
-                close_and_enter(
-                    ctx,
-                    instrument,
-                    true,
-                    &self.sizing,
-                    close,
-                    self.vol.annual(),
-                )?;
-            } else if ps < pf && s > f {
-                match self.mode {
-                    Mode::LongShort => close_and_enter(
-                        ctx,
-                        instrument,
-                        false,
-                        &self.sizing,
-                        close,
-                        self.vol.annual(),
-                    )?,
-                    Mode::LongOnly => {
-                        ctx.close_position(instrument)?;
-                    }
-                }
+        let cross = match &self.crosses {
+            Some(c) => c.get(ctx.bar_index()).copied().unwrap_or(0),
+            None => {
+                let pair = (
+                    self.fast.update(close).unwrap_or(f64::NAN),
+                    self.slow.update(close).unwrap_or(f64::NAN),
+                );
+                let known = !pair.0.is_nan() && !pair.1.is_nan();
+                let cross = match self.prev {
+                    Some((pf, ps)) if known && pf < ps && pair.0 > pair.1 => 1,
+                    Some((pf, ps)) if known && ps < pf && pair.1 > pair.0 => -1,
+                    _ => 0,
+                };
+                self.prev = known.then_some(pair);
+                cross
             }
+        };
+        match (cross, self.mode) {
+            (1, _) => close_and_enter(
+                ctx,
+                instrument,
+                true,
+                &self.sizing,
+                close,
+                self.vol.annual(),
+            )?,
+            (-1, Mode::LongShort) => close_and_enter(
+                ctx,
+                instrument,
+                false,
+                &self.sizing,
+                close,
+                self.vol.annual(),
+            )?,
+            (-1, Mode::LongOnly) => {
+                ctx.close_position(instrument)?;
+            }
+            _ => {}
         }
-        self.prev = Some((f, s));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_crosses_are_strict_and_reset_by_unknown_values() {
+        let nan = f64::NAN;
+        let pairs = [
+            (nan, 1.0), // warm-up
+            (1.0, 2.0), // below
+            (3.0, 2.0), // above: up-cross
+            (2.0, 2.0), // equal
+            (1.0, 2.0), // below, but from equal: no cross
+            (3.0, nan), // unknown
+            (3.0, 2.0), // above, but after an unknown bar: no cross
+            (1.0, 2.0), // down-cross
+        ];
+        assert_eq!(crosses(pairs.into_iter()), [0, 0, 1, 0, 0, 0, 0, -1]);
+        let closes = [1.0, 2.0, 3.0, 2.0, 1.0, 0.5, 2.0, 4.0];
+        let (mut f, mut s) = (Sma::new(2), Sma::new(3));
+        let pairs: Vec<(f64, f64)> = closes
+            .iter()
+            .map(|&c| (f.update(c).unwrap_or(nan), s.update(c).unwrap_or(nan)))
+            .collect();
+        assert_eq!(
+            sma_crosses(closes.into_iter(), 2, 3),
+            crosses(pairs.into_iter())
+        );
     }
 }
