@@ -1,5 +1,5 @@
-//! Fast-forwarding over quiet bars and precomputed indicators change nothing: the same
-//! runs replayed bar by bar with streaming indicators give bit-identical reports.
+//! Fast-forwarding over quiet bars and precomputed signals change nothing: the same runs
+//! replayed bar by bar with streaming indicators give bit-identical reports.
 
 use rust_decimal::Decimal;
 use tessera_backtest::{load_csv, prepare_strategy};
@@ -84,6 +84,10 @@ fn test_fast_forward_and_precomputed_smas_equal_the_bar_by_bar_replay() {
                     .with("fast", 12)
                     .with("slow", 26)
                     .with("size", 1),
+                // Vol-target sizing reads every close: precomputed crosses, no fast-forward.
+                Params::new()
+                    .with("vol_target", "20")
+                    .with("periods_per_year", 98_280),
             ] {
                 let what = format!("{} {fill:?} {params}", series.instrument.id);
                 let streaming = replay(series, build("sma_cross", &params).unwrap(), &sim, true);
@@ -104,7 +108,12 @@ fn test_fast_forward_and_precomputed_smas_equal_the_bar_by_bar_replay() {
                 assert_same(&slow, &fast, &format!("{what} bar by bar vs fast-forward"));
                 checked += 1;
             }
+            let what = format!("{} {fill:?} buy_hold", series.instrument.id);
+            let hold = |ff| replay(series, build("buy_hold", &Params::new()).unwrap(), &sim, ff);
+            let (slow, fast) = (hold(false), hold(true));
+            assert_eq!(fast.fills.len(), 1, "{what}");
+            assert_same(&slow, &fast, &what);
         }
     }
-    assert_eq!(checked, 24);
+    assert_eq!(checked, 30);
 }

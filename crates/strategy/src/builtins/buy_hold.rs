@@ -39,6 +39,15 @@ impl Strategy for BuyHold {
         "buy_hold"
     }
 
+    /// Once bought, every later bar is quiet.
+    fn quiet_bars(&self, instrument: &InstrumentId, _from: usize, max: usize) -> usize {
+        if self.done && self.instrument == Some(*instrument) {
+            max
+        } else {
+            0
+        }
+    }
+
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar) -> Result<()> {
         let instrument = *self.instrument.get_or_insert(bar.instrument);
         if self.done || instrument != bar.instrument {
