@@ -655,7 +655,7 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
 
     /// Check `data` against the engine's instruments, start the strategies and size the curves.
     /// With [`Engine::step`] and [`Engine::finish`] this lets one caller drive several engines
-    /// over one data source in lockstep (sweeps decode each bar once for a batch of runs).
+    /// over one data source in lockstep (each bar decoded once for all of them; no fast-forward).
     ///
     /// # Errors
     /// Other instruments than the engine's; a strategy's `on_start` error.

@@ -44,8 +44,8 @@ fn test_sweep_matches_single_runs_and_sorts() {
     for w in rows.windows(2) {
         assert!(w[0].stats.sharpe_ratio.unwrap() >= w[1].stats.sharpe_ratio.unwrap());
     }
-    // Shared precomputed indicators and runs replayed in lockstep batches give exactly
-    // the single-run result, for every row.
+    // Crosses from the sweep's shared SMAs give exactly the single-run result (crosses
+    // streamed over the series), for every row.
     for row in &rows {
         let single = run_backtest(
             &series,
