@@ -31,19 +31,47 @@ pub fn crosses(pairs: impl ExactSizeIterator<Item = (f64, f64)>) -> Vec<i8> {
     out
 }
 
-/// [`crosses`] of the fast and slow SMAs of `closes`, streamed once over the series.
+/// [`crosses`] of the fast and slow SMAs of `closes`, streamed once over the series. The
+/// arithmetic is that of two streaming SMAs (`tessera-indicators`: a running sum that adds
+/// the new value, is averaged, then drops the oldest), so the values are the same bit for bit,
+/// but both read one window of the last closes instead of keeping a ring buffer each.
 pub fn sma_crosses(
     closes: impl ExactSizeIterator<Item = f64>,
     fast: usize,
     slow: usize,
 ) -> Vec<i8> {
-    let (mut f, mut s) = (Sma::new(fast), Sma::new(slow));
-    crosses(closes.map(|c| {
+    crosses(sma_pairs(closes, fast, slow))
+}
+
+/// The `(fast, slow)` SMAs of [`sma_crosses`], bar by bar (`NaN` in warm-up).
+fn sma_pairs(
+    closes: impl ExactSizeIterator<Item = f64>,
+    fast: usize,
+    slow: usize,
+) -> impl ExactSizeIterator<Item = (f64, f64)> {
+    // The streaming SMA's limits (`Sma::new`).
+    let (fast, slow) = (fast.clamp(1, 100_000), slow.clamp(1, 100_000));
+    let width = fast.max(slow).next_power_of_two();
+    let mask = width - 1;
+    let mut window = vec![0.0; width];
+    let mut sums = (0.0, 0.0);
+    let step = move |sum: &mut f64, x: f64, i: usize, n: usize, window: &[f64]| {
+        if i + 1 < n {
+            *sum += x;
+            return f64::NAN;
+        }
+        let total = *sum + x;
+        // The value `n − 1` bars back: still in the window, which is at least `n` wide.
+        *sum = total - window[(i + 1 - n) & mask];
+        total * (1.0 / n as f64)
+    };
+    closes.enumerate().map(move |(i, x)| {
+        window[i & mask] = x;
         (
-            f.update(c).unwrap_or(f64::NAN),
-            s.update(c).unwrap_or(f64::NAN),
+            step(&mut sums.0, x, i, fast, &window),
+            step(&mut sums.1, x, i, slow, &window),
         )
-    }))
+    })
 }
 
 /// Buys when the fast SMA of closes crosses above the slow one and sells (or,
@@ -206,15 +234,46 @@ mod tests {
             (1.0, 2.0), // down-cross
         ];
         assert_eq!(crosses(pairs.into_iter()), [0, 0, 1, 0, 0, 0, 0, -1]);
-        let closes = [1.0, 2.0, 3.0, 2.0, 1.0, 0.5, 2.0, 4.0];
-        let (mut f, mut s) = (Sma::new(2), Sma::new(3));
-        let pairs: Vec<(f64, f64)> = closes
-            .iter()
-            .map(|&c| (f.update(c).unwrap_or(nan), s.update(c).unwrap_or(nan)))
+    }
+
+    /// The batch SMAs equal the streaming ones bit for bit (closes of a random walk with
+    /// awkward decimals, several length pairs including ones wider than the data).
+    #[test]
+    fn test_sma_crosses_equal_streaming_smas() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut c = 100.0_f64;
+        let closes: Vec<f64> = (0..5_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                c = (c + (x % 2001) as f64 / 1000.0 - 1.0).max(0.01);
+                (c * 100.0).round() / 100.0
+            })
             .collect();
-        assert_eq!(
-            sma_crosses(closes.into_iter(), 2, 3),
-            crosses(pairs.into_iter())
-        );
+        for (fast, slow) in [(1, 2), (2, 3), (10, 20), (7, 64), (50, 240), (3, 9_000)] {
+            let (mut f, mut s) = (Sma::new(fast), Sma::new(slow));
+            let pairs: Vec<(f64, f64)> = closes
+                .iter()
+                .map(|&c| {
+                    (
+                        f.update(c).unwrap_or(f64::NAN),
+                        s.update(c).unwrap_or(f64::NAN),
+                    )
+                })
+                .collect();
+            let bits = |v: Vec<(f64, f64)>| -> Vec<(u64, u64)> {
+                v.iter().map(|(f, s)| (f.to_bits(), s.to_bits())).collect()
+            };
+            let batch: Vec<(f64, f64)> = sma_pairs(closes.iter().copied(), fast, slow).collect();
+            assert_eq!(bits(batch), bits(pairs.clone()), "{fast}/{slow}");
+            let expected = crosses(pairs.into_iter());
+            assert!(expected.iter().any(|&c| c != 0) || slow > closes.len());
+            assert_eq!(
+                sma_crosses(closes.iter().copied(), fast, slow),
+                expected,
+                "{fast}/{slow}"
+            );
+        }
     }
 }
