@@ -5,7 +5,7 @@
 //! part of it is closed. A closed lot is one [`TradeRecord`]. This is how
 //! backtesting.py (without hedging) and most brokers' trade lists count.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use tessera_core::UnixNanos;
@@ -73,7 +73,9 @@ struct Lot {
 /// Open lots per instrument and the round trips closed so far.
 #[derive(Clone, Debug, Default)]
 pub struct TradeBook {
-    open: BTreeMap<InstrumentId, (Decimal, VecDeque<Lot>)>,
+    /// Per instrument (in order of first fill; few per book, so a list beats a map keyed by
+    /// text): multiplier and open lots.
+    open: Vec<(InstrumentId, Decimal, VecDeque<Lot>)>,
     closed: Vec<TradeRecord>,
 }
 
@@ -112,10 +114,14 @@ impl TradeBook {
             )));
         }
         let total = left;
-        let (mult, lots) = self
-            .open
-            .entry(instrument)
-            .or_insert_with(|| (multiplier, VecDeque::new()));
+        let k = match self.open.iter().position(|(id, ..)| *id == instrument) {
+            Some(k) => k,
+            None => {
+                self.open.push((instrument, multiplier, VecDeque::new()));
+                self.open.len() - 1
+            }
+        };
+        let (_, mult, lots) = &mut self.open[k];
         *mult = multiplier;
         while !left.is_zero() {
             let Some(front) = lots.front_mut() else { break };
@@ -192,7 +198,7 @@ impl TradeBook {
     /// Number of lots still open across instruments.
     #[must_use]
     pub fn open_lots(&self) -> usize {
-        self.open.values().map(|(_, l)| l.len()).sum()
+        self.open.iter().map(|(.., l)| l.len()).sum()
     }
 }
 

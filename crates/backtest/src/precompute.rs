@@ -81,5 +81,5 @@ impl<'a> Precomputed<'a> {
 
 /// The closes as `f64`, straight from the column (no copy of it).
 fn closes(series: &BarSeries) -> impl ExactSizeIterator<Item = f64> + '_ {
-    (0..series.len()).map(|i| series.close_f64(i))
+    series.closes_f64_in(0..series.len())
 }

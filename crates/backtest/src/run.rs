@@ -90,7 +90,10 @@ fn engine(
     Ok(engine)
 }
 
-/// Replay `series` through the engine and the simulated venue: the event loop alone, no statistics.
+/// Replay `series` through the engine and the simulated venue: the event loop alone, no
+/// statistics. The report's `timestamps` are left empty: the equity points are one per bar of
+/// `series`, labelled by `series.open_time` (callers that need them make them once, sweeps
+/// never keep a copy per run).
 ///
 /// # Errors
 /// Engine errors, empty data.
@@ -99,19 +102,8 @@ pub fn run_engine(
     strategy: Box<dyn Strategy>,
     config: &BacktestConfig,
 ) -> Result<EngineReport> {
-    replay(series, strategy, config, true)
-}
-
-/// [`run_engine`], leaving `timestamps` empty unless `labels` (they are `series.open_time`,
-/// one equity point per bar, so sweeps do not keep a copy per run).
-pub(crate) fn replay(
-    series: &BarSeries,
-    strategy: Box<dyn Strategy>,
-    config: &BacktestConfig,
-    labels: bool,
-) -> Result<EngineReport> {
     let mut engine = engine(series, strategy, config)?;
-    engine.set_record_labels(labels);
+    engine.set_record_labels(false);
     let mut source = SeriesSource::new(std::slice::from_ref(series))?;
     Ok(engine.run(&mut source)?)
 }
@@ -160,7 +152,7 @@ pub fn run_strategy(
     // strategy's precomputed indicators are gone, and the closes only while statistics are
     // computed — 8 bytes a bar less at the peak each. (The drawdown curve is not kept:
     // `tessera_analysis::drawdown_curve` derives it from the equity curve where a chart needs it.)
-    let mut report = replay(series, strategy, config, false)?;
+    let mut report = run_engine(series, strategy, config)?;
     report.timestamps = series.timestamps();
     let stats = {
         let closes = series.closes_f64();

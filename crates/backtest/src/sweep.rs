@@ -14,7 +14,7 @@ use tessera_strategy::Params;
 
 use crate::error::{Error, Result};
 use crate::precompute::Precomputed;
-use crate::run::{BacktestConfig, replay, stats_of};
+use crate::run::{BacktestConfig, run_engine, stats_of};
 
 /// Values to try per parameter, in the order given.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -235,7 +235,7 @@ pub fn sweep(
         .map(|params| {
             let strategy = pre.build(params)?;
             let warmup = strategy.warmup_bars();
-            let mut report = replay(series, strategy, &config.base, false)?;
+            let mut report = run_engine(series, strategy, &config.base)?;
             let stats = stats_of(
                 &mut report,
                 &labels,

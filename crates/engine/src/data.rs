@@ -359,14 +359,16 @@ impl BarSeries {
         }
     }
 
-    /// Close of bar `i` as `f64` (as [`BarSeries::values`] gives it).
+    /// Closes of bars `range` as `f64` (as [`BarSeries::values`] gives each).
     ///
     /// # Panics
-    /// When `i ≥ len()`.
-    #[must_use]
-    #[inline]
-    pub fn close_f64(&self, i: usize) -> f64 {
-        self.close[i] as f64 / Self::pow10(self.price_scale)
+    /// When the range reaches past the series.
+    pub fn closes_f64_in(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = f64> + '_ {
+        let p = Self::pow10(self.price_scale);
+        self.close[range].iter().map(move |&m| m as f64 / p)
     }
 
     /// All closes as `f64`.

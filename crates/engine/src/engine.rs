@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 use tessera_analysis::{TradeBook, TradeRecord};
 use tessera_core::{Clock, SimClock, SystemClock, UnixNanos};
 use tessera_model::{ClientOrderId, Fill, Instrument, InstrumentId, Money, StrategyId};
@@ -96,10 +97,38 @@ impl std::fmt::Debug for Slot {
     }
 }
 
+/// Where each instrument sits in the engine's lists.
+#[derive(Debug)]
+struct InstrumentIndex {
+    ids: Vec<InstrumentId>,
+    map: BTreeMap<InstrumentId, usize>,
+}
+
+impl InstrumentIndex {
+    /// Few instruments (the usual case) are found by comparing interned ids in order, which
+    /// is cheaper than a map whose ordering compares their text; many go through the map.
+    const SCAN: usize = 8;
+
+    fn new(instruments: &[Instrument]) -> Self {
+        let ids: Vec<InstrumentId> = instruments.iter().map(|i| i.id).collect();
+        let map = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        Self { ids, map }
+    }
+
+    #[inline]
+    fn get(&self, id: &InstrumentId) -> Option<usize> {
+        if self.ids.len() <= Self::SCAN {
+            self.ids.iter().position(|x| x == id)
+        } else {
+            self.map.get(id).copied()
+        }
+    }
+}
+
 /// The book as strategies see it.
 struct Book<'a> {
     ledger: &'a Ledger,
-    index: &'a BTreeMap<InstrumentId, usize>,
+    index: &'a InstrumentIndex,
     open_orders: &'a [usize],
 }
 
@@ -107,7 +136,7 @@ impl PortfolioView for Book<'_> {
     fn position(&self, instrument: &InstrumentId) -> Decimal {
         self.index
             .get(instrument)
-            .map_or(Decimal::ZERO, |&i| self.ledger.quantity(i))
+            .map_or(Decimal::ZERO, |i| self.ledger.quantity(i))
     }
     fn equity(&self) -> f64 {
         self.ledger.equity_f64()
@@ -118,7 +147,7 @@ impl PortfolioView for Book<'_> {
     fn open_orders(&self, instrument: &InstrumentId) -> usize {
         self.index
             .get(instrument)
-            .map_or(0, |&i| self.open_orders[i])
+            .map_or(0, |i| self.open_orders[i])
     }
 }
 
@@ -129,12 +158,14 @@ pub struct Engine<C: EngineClock, V: Venue> {
     venue: V,
     slots: Vec<Slot>,
     instruments: Vec<Instrument>,
-    index: BTreeMap<InstrumentId, usize>,
+    index: InstrumentIndex,
     ledger: Ledger,
     trades: TradeBook,
     fills: Vec<Fill>,
     /// Which strategy and instrument each open order belongs to.
-    order_owner: BTreeMap<ClientOrderId, (usize, usize)>,
+    /// Hashed, not ordered: every order is inserted, looked up per event and removed, and
+    /// ordering ids compares their text.
+    order_owner: FxHashMap<ClientOrderId, (usize, usize)>,
     bar_index: Vec<usize>,
     timers: BinaryHeap<Reverse<(UnixNanos, u64, usize, String)>>,
     timer_seq: u64,
@@ -167,11 +198,7 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         leverage: Decimal,
     ) -> Result<Self> {
         venue.register(&instruments)?;
-        let index = instruments
-            .iter()
-            .enumerate()
-            .map(|(i, inst)| (inst.id, i))
-            .collect();
+        let index = InstrumentIndex::new(&instruments);
         let n = instruments.len();
         Ok(Self {
             clock,
@@ -182,7 +209,7 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             index,
             trades: TradeBook::new(),
             fills: Vec::new(),
-            order_owner: BTreeMap::new(),
+            order_owner: FxHashMap::default(),
             bar_index: vec![0; n],
             timers: BinaryHeap::new(),
             timer_seq: 0,
@@ -348,11 +375,7 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
             let mut events = std::mem::take(&mut self.events);
             match c {
                 Command::Submit { id, intent } => {
-                    let i = self
-                        .index
-                        .get(&intent.instrument)
-                        .copied()
-                        .unwrap_or(usize::MAX);
+                    let i = self.index.get(&intent.instrument).unwrap_or(usize::MAX);
                     if let Some(c) = self.slots[s].open_orders.get_mut(i) {
                         *c += 1;
                     }
@@ -404,9 +427,8 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
                     }
                     let bar = self.book_fill(instrument, &fill)?;
                     if let Some(s) = owner {
-                        let f = fill.clone();
                         self.call(s, &NoHistory, BarValues::default(), bar, |st, ctx| {
-                            st.on_fill(ctx, &f)
+                            st.on_fill(ctx, &fill)
                         })?;
                     }
                     self.fills.push(fill);
@@ -584,8 +606,11 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         }
         // Equity points as `on_bar` records them: positions are unchanged, only the mark moves.
         let series = up.series;
-        for j in up.next..up.next + n {
-            self.ledger.mark_f64(i, series.close_f64(j));
+        let range = up.next..up.next + n;
+        self.equity.reserve(n);
+        for (j, close) in series.closes_f64_in(range.clone()).enumerate() {
+            let j = range.start + j;
+            self.ledger.mark_f64(i, close);
             let e = self.ledger.equity_f64();
             let label = UnixNanos(series.open_time[j]);
             if self.last_label == Some(label) {

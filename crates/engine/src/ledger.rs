@@ -182,14 +182,28 @@ impl Ledger {
     /// Margin held by open positions: `Σ |quantity| × mark × multiplier / leverage`.
     #[must_use]
     pub fn margin_used(&self) -> Decimal {
-        self.slots
+        let notional = self
+            .slots
             .iter()
             .filter_map(|s| {
-                s.mark
-                    .map(|m| s.position.quantity.abs() * m.as_decimal() * s.position.multiplier)
+                let m = s.mark?;
+                // Flat positions and unit multipliers cost no Decimal multiplication.
+                if s.position.quantity.is_zero() {
+                    return None;
+                }
+                let v = s.position.quantity.abs() * m.as_decimal();
+                Some(if s.position.multiplier == Decimal::ONE {
+                    v
+                } else {
+                    v * s.position.multiplier
+                })
             })
-            .sum::<Decimal>()
-            / self.leverage
+            .sum::<Decimal>();
+        if self.leverage == Decimal::ONE {
+            notional
+        } else {
+            notional / self.leverage
+        }
     }
 
     /// `max(0, equity − margin used)`: what new positions may use (times leverage).

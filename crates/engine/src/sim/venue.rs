@@ -521,7 +521,12 @@ fn units_within(budget: Decimal, unit_cost: Decimal) -> Option<Decimal> {
     if den <= 0 {
         return None;
     }
-    Decimal::try_from_i128_with_scale(num / den, 0).ok()
+    // Most budgets and costs fit 64 bits, whose division is one instruction.
+    let q = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(n), Ok(d)) => i128::from(n / d),
+        _ => num / den,
+    };
+    Decimal::try_from_i128_with_scale(q, 0).ok()
 }
 
 /// What orders are matched against.
