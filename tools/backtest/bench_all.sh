@@ -6,12 +6,12 @@
 # Writes the CSV with make_1m_bars.py when missing, then runs `tessera bench backtest` and the
 # peer tools one after another (never in parallel: the machine has 2 cores), each under
 # /usr/bin/time for wall time and peak RSS. nautilus-trader runs on the first NAUTILUS_BARS bars
-# (default 100000) and is extrapolated linearly; set it to 1000000 for the full run (~5 min).
+# (default all 1000000, ~30 s on an idle machine; a smaller count is extrapolated linearly by the reader).
 # SKIP_TESSERA=1 or SKIP_PEERS=1 run one half.
 set -euo pipefail
 BIN=${1:-target/release/tessera}
 CSV=${2:-/tmp/btcusdt_1m_1M.csv}
-NT_BARS=${3:-100000}
+NT_BARS=${3:-1000000}
 OUT=${OUT:-/tmp/tessera_bench_backtest}
 mkdir -p "$OUT"
 [ -f "$CSV" ] || python3 tools/backtest/make_1m_bars.py 1000000 "$CSV"
