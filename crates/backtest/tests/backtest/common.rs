@@ -33,3 +33,14 @@ pub(crate) fn fixture(name: &str) -> serde_json::Value {
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
 }
+
+/// The real series most tests replay: BTCUSDT one-minute bars (30,240) and GOOG daily bars,
+/// or `None` (with a loud note) when the shared data is absent outside CI.
+pub(crate) fn btc_and_goog() -> Option<(tessera_engine::BarSeries, tessera_engine::BarSeries)> {
+    let btc = data("crypto_klines_1m/binanceus_BTCUSDT_1m_2023-03-01_2023-03-21.csv")?;
+    let goog = data("goog_daily_2004_2013_backtestingpy.csv")?;
+    Some((
+        tessera_backtest::load_csv(&btc).unwrap(),
+        tessera_backtest::load_csv(&goog).unwrap(),
+    ))
+}

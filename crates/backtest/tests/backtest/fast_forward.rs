@@ -2,7 +2,7 @@
 //! replayed bar by bar with streaming indicators give bit-identical reports.
 
 use rust_decimal::Decimal;
-use tessera_backtest::{load_csv, prepare_strategy};
+use tessera_backtest::prepare_strategy;
 use tessera_core::{SimClock, UnixNanos};
 use tessera_engine::{
     BarSeries, Commission, Engine, EngineReport, FillModel, SeriesSource, SimConfig, SimVenue,
@@ -11,7 +11,7 @@ use tessera_engine::{
 use tessera_model::{Money, StrategyId};
 use tessera_strategy::{Params, Strategy, build};
 
-use crate::common::data;
+use crate::common::btc_and_goog;
 
 fn replay(
     series: &BarSeries,
@@ -53,14 +53,9 @@ fn assert_same(a: &EngineReport, b: &EngineReport, what: &str) {
 
 #[test]
 fn test_fast_forward_and_precomputed_smas_equal_the_bar_by_bar_replay() {
-    let (Some(btc), Some(goog)) = (
-        data("crypto_klines_1m/binanceus_BTCUSDT_1m_2023-03-01_2023-03-21.csv"),
-        data("goog_daily_2004_2013_backtestingpy.csv"),
-    ) else {
+    let Some((btc, goog)) = btc_and_goog() else {
         return;
     };
-    let btc = load_csv(&btc).unwrap();
-    let goog = load_csv(&goog).unwrap();
     let mut checked = 0;
     for series in [&btc, &goog] {
         let ccy = series.instrument.quote_currency;

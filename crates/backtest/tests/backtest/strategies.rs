@@ -6,7 +6,7 @@ use tessera_engine::{Commission, FillModel, SimConfig, Slippage};
 use tessera_model::{Bar, Money, Price, Side};
 use tessera_strategy::{Context, OrderIntent, OrderQty, Params, Strategy};
 
-use crate::common::data;
+use crate::common::{btc_and_goog, data};
 
 fn sim(cash: i64) -> SimConfig {
     let mut s = SimConfig::new(Money::new(
@@ -19,15 +19,10 @@ fn sim(cash: i64) -> SimConfig {
 
 #[test]
 fn test_every_builtin_runs_on_real_minute_and_daily_data() {
-    let (Some(btc), Some(goog)) = (
-        data("crypto_klines_1m/binanceus_BTCUSDT_1m_2023-03-01_2023-03-21.csv"),
-        data("goog_daily_2004_2013_backtestingpy.csv"),
-    ) else {
+    let Some((btc, goog)) = btc_and_goog() else {
         return;
     };
-    let btc = load_csv(&btc).unwrap();
     assert_eq!(btc.len(), 30_240);
-    let goog = load_csv(&goog).unwrap();
     for (name, params) in [
         ("sma_cross", Params::new()),
         (

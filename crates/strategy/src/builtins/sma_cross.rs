@@ -191,26 +191,18 @@ impl Strategy for SmaCross {
             }
         };
         match (cross, self.mode) {
-            (1, _) => close_and_enter(
-                ctx,
-                instrument,
-                true,
-                &self.sizing,
-                close,
-                self.vol.annual(),
-            )?,
-            (-1, Mode::LongShort) => close_and_enter(
-                ctx,
-                instrument,
-                false,
-                &self.sizing,
-                close,
-                self.vol.annual(),
-            )?,
+            (0, _) => {}
             (-1, Mode::LongOnly) => {
                 ctx.close_position(instrument)?;
             }
-            _ => {}
+            (c, _) => close_and_enter(
+                ctx,
+                instrument,
+                c > 0,
+                &self.sizing,
+                close,
+                self.vol.annual(),
+            )?,
         }
         Ok(())
     }
