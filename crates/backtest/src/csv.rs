@@ -1746,6 +1746,56 @@ mod tests {
             );
         }
     }
+    /// Every bar file of the shared real data parses to the same columns (or the same error)
+    /// with the fast readers as through [`Parser::row`] alone.
+    #[test]
+    fn test_shared_data_files_fast_equals_slow() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        if !dir.exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{} is missing (CI=true)",
+                dir.display()
+            );
+            eprintln!("SKIPPED: {} is missing", dir.display());
+            return;
+        }
+        let mut files = vec![dir.clone()];
+        let mut checked = 0;
+        while let Some(d) = files.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files.push(path);
+                    continue;
+                }
+                if path.extension().and_then(|e| e.to_str()) != Some("csv") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let first = text.lines().next().unwrap_or_default().to_ascii_lowercase();
+                if !first.contains(",open,high,low,close,volume") {
+                    continue;
+                }
+                let (fast, slow) = (parse_csv(&text, "X", "t"), parse_slow(&text));
+                match (fast, slow) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", path.display()),
+                    (a, b) => assert_eq!(
+                        a.map(|_| ()).map_err(|e| e.to_string()),
+                        b.map(|_| ()).map_err(|e| e.to_string()),
+                        "{}",
+                        path.display()
+                    ),
+                }
+                checked += 1;
+            }
+        }
+        assert!(
+            checked >= 30,
+            "only {checked} bar files found under {}",
+            dir.display()
+        );
+    }
 
     /// The benchmark file (`tools/backtest/make_1m_bars.py`), when present: the parallel
     /// fast parse equals the serial parse through [`Parser::row`] alone.
