@@ -8,6 +8,7 @@
 //! equity point of the bar is recorded. Venue events are handled as they
 //! come, and strategies may react to them with more commands.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -74,7 +75,7 @@ pub struct EngineReport {
     /// Signed positions at the end, per instrument.
     pub final_positions: Vec<(InstrumentId, Decimal)>,
     /// Orders rejected or cancelled by the venue, with the reason.
-    pub refused_orders: Vec<(ClientOrderId, String)>,
+    pub refused_orders: Vec<(ClientOrderId, Cow<'static, str>)>,
 }
 
 struct Slot {
@@ -171,7 +172,7 @@ pub struct Engine<C: EngineClock, V: Venue> {
     timer_seq: u64,
     timestamps: Vec<UnixNanos>,
     equity: Vec<f64>,
-    refused: Vec<(ClientOrderId, String)>,
+    refused: Vec<(ClientOrderId, Cow<'static, str>)>,
     commands: Vec<Command>,
     events: Vec<VenueEvent>,
     /// Venue events of the current market event (kept to reuse its allocation).

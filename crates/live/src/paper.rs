@@ -17,6 +17,8 @@
 //! order id not seen recently); on open the history is paged through once to
 //! rebuild positions and cash.
 
+use std::borrow::Cow;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
@@ -315,11 +317,11 @@ impl PaperBroker {
                         }),
                         OrderStatus::Rejected => Some(BrokerEvent::Rejected {
                             id: id.clone(),
-                            reason: u.reason.unwrap_or_else(|| "rejected".into()),
+                            reason: u.reason.map_or_else(|| "rejected".into(), Cow::into_owned),
                         }),
                         OrderStatus::Cancelled => Some(BrokerEvent::Cancelled {
                             id: id.clone(),
-                            reason: u.reason,
+                            reason: u.reason.map(Cow::into_owned),
                         }),
                         OrderStatus::Expired => Some(BrokerEvent::Expired { id: id.clone() }),
                         // Fills carry these.

@@ -258,7 +258,7 @@ impl<B: Broker> TradingVenue<B> {
                 instrument: a.order.request.instrument,
                 status: a.order.status,
                 filled_quantity: a.order.filled_quantity,
-                reason: a.order.reject_reason.clone(),
+                reason: a.order.reject_reason.clone().map(Into::into),
                 ts: a.order.updated_at,
             }));
         }
@@ -277,7 +277,7 @@ impl<B: Broker> TradingVenue<B> {
             instrument,
             status: OrderStatus::Rejected,
             filled_quantity: Quantity::ZERO,
-            reason: Some(reason),
+            reason: Some(reason.into()),
             ts: now,
         }));
     }

@@ -5,6 +5,8 @@
 //! moment it executes, with the price it executes at, as backtesting.py's
 //! `buy(size=0.9999)` does and as brokers' notional orders do live.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tessera_core::UnixNanos;
@@ -155,8 +157,9 @@ pub struct OrderUpdate {
     pub status: OrderStatus,
     /// Units filled so far.
     pub filled_quantity: Quantity,
-    /// Why it was rejected, cancelled or expired, when the venue says.
-    pub reason: Option<String>,
+    /// Why it was rejected, cancelled or expired, when the venue says (borrowed when the
+    /// venue's reason is a fixed text: a backtest refuses tens of thousands of orders).
+    pub reason: Option<Cow<'static, str>>,
     /// When the change happened.
     pub ts: UnixNanos,
 }

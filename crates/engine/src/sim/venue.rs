@@ -1,5 +1,7 @@
 //! [`SimVenue`]: matching, costs and the venue-side account.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use tessera_core::UnixNanos;
 use tessera_model::{
@@ -97,7 +99,7 @@ impl SimVenue {
         &mut self,
         k: usize,
         event: &OrderEvent,
-        reason: Option<String>,
+        reason: Option<Cow<'static, str>>,
         out: &mut Vec<VenueEvent>,
     ) -> Result<()> {
         let o = &mut self.orders[k];
@@ -187,7 +189,17 @@ impl SimVenue {
             }
         };
         let notional = if mult == Decimal::ONE { px } else { px * mult };
-        let unit_cost = notional * (Decimal::ONE + comm.rate) + comm.per_unit;
+        // Zero cost terms are skipped: the same value without a Decimal operation.
+        let unit_cost = if comm.rate.is_zero() {
+            notional
+        } else {
+            notional * (Decimal::ONE + comm.rate)
+        };
+        let unit_cost = if comm.per_unit.is_zero() {
+            unit_cost
+        } else {
+            unit_cost + comm.per_unit
+        };
         // The account does not change while this order is sized and checked: value it once.
         let mut margin = None;
         let mut margin_available = || *margin.get_or_insert_with(|| ledger.margin_available());
@@ -202,7 +214,12 @@ impl SimVenue {
                 } else {
                     Decimal::ZERO
                 };
-                let avail = levered(margin_available()) * f - comm.fixed;
+                let avail = levered(margin_available()) * f;
+                let avail = if comm.fixed.is_zero() {
+                    avail
+                } else {
+                    avail - comm.fixed
+                };
                 let q = if unit_cost > Decimal::ZERO {
                     match whole_units
                         .then(|| units_within(avail, unit_cost))
@@ -371,7 +388,7 @@ impl SimVenue {
                 self.update(
                     k,
                     &OrderEvent::Cancelled,
-                    Some(format!("{} remainder cancelled", o.intent.time_in_force)),
+                    Some(format!("{} remainder cancelled", o.intent.time_in_force).into()),
                     out,
                 )?;
                 self.orders.remove(k);
@@ -605,7 +622,7 @@ impl Venue for SimVenue {
                 &OrderEvent::Rejected {
                     reason: reason.clone(),
                 },
-                Some(reason),
+                Some(reason.into()),
                 out,
             )?;
             self.orders.remove(k);
