@@ -66,10 +66,12 @@ fn sma_pairs(
         total * (1.0 / n as f64)
     };
     closes.enumerate().map(move |(i, x)| {
+        // Exactly `mask + 1` long, so indices `& mask` need no bounds check.
+        let window = &mut window[..=mask];
         window[i & mask] = x;
         (
-            step(&mut sums.0, x, i, fast, &window),
-            step(&mut sums.1, x, i, slow, &window),
+            step(&mut sums.0, x, i, fast, window),
+            step(&mut sums.1, x, i, slow, window),
         )
     })
 }
