@@ -527,12 +527,24 @@ fn units_within(budget: Decimal, unit_cost: Decimal) -> Option<Decimal> {
     if budget <= Decimal::ZERO {
         return Some(Decimal::ZERO);
     }
+    // 10^k for every scale difference of two Decimals (scales are at most 28): a table, not
+    // `checked_pow`'s loop of 128-bit multiplications.
+    const POW10: [i128; 29] = {
+        let mut t = [1_i128; 29];
+        let mut k = 1;
+        while k < 29 {
+            t[k] = t[k - 1] * 10;
+            k += 1;
+        }
+        t
+    };
+    let pow10 = |k: u32| POW10.get(k as usize).copied();
     let (num, den) = (budget.mantissa(), unit_cost.mantissa());
     let (num, den) = match unit_cost.scale().checked_sub(budget.scale()) {
-        Some(up) => (num.checked_mul(10_i128.checked_pow(up)?)?, den),
+        Some(up) => (num.checked_mul(pow10(up)?)?, den),
         None => (
             num,
-            den.checked_mul(10_i128.checked_pow(budget.scale() - unit_cost.scale())?)?,
+            den.checked_mul(pow10(budget.scale() - unit_cost.scale())?)?,
         ),
     };
     if den <= 0 {
