@@ -4,11 +4,7 @@
 //! `tessera backtest --strategy sma_cross --csv FILE.csv --no-store --json` does, without the
 //! binary's configuration and runtime start-up, so `/usr/bin/time` on it measures the library alone.
 
-use rust_decimal::Decimal;
 use tessera_backtest::{BacktestConfig, load_csv, run_backtest};
-use tessera_engine::{Commission, SimConfig};
-use tessera_model::Money;
-use tessera_strategy::Params;
 
 fn main() {
     let Some(path) = std::env::args().nth(1) else {
@@ -23,16 +19,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let mut sim = SimConfig::new(Money::new(
-        Decimal::from(1_000_000),
-        series.instrument.quote_currency,
-    ));
-    sim.commission = Commission::rate(Decimal::new(1, 3));
-    let cfg = BacktestConfig::new(
-        "sma_cross",
-        Params::new().with("fast", 10).with("slow", 20),
-        sim,
-    );
+    let cfg = BacktestConfig::benchmark(series.instrument.quote_currency);
     let t1 = std::time::Instant::now();
     match run_backtest(&series, &cfg) {
         Ok(r) => {

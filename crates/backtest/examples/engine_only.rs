@@ -8,12 +8,9 @@
 
 use std::time::Instant;
 
-use rust_decimal::Decimal;
 use tessera_backtest::{
     BacktestConfig, Constraint, Grid, SweepConfig, load_csv, prepare_strategy, run_engine, sweep,
 };
-use tessera_engine::{Commission, SimConfig};
-use tessera_model::Money;
 use tessera_strategy::Params;
 
 fn main() {
@@ -27,20 +24,17 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     });
-    let mut sim = SimConfig::new(Money::new(
-        Decimal::from(1_000_000),
-        series.instrument.quote_currency,
-    ));
-    sim.commission = Commission::rate(Decimal::new(1, 3));
-    let params = Params::new().with("fast", 10).with("slow", 20);
-    let cfg = BacktestConfig::new("sma_cross", params.clone(), sim.clone());
+    let cfg = BacktestConfig::benchmark(series.instrument.quote_currency);
     if let Ok(grid) = std::env::var("SWEEP_GRID") {
         // e.g. SWEEP_GRID="fast=5:50:5 slow=60:240:20" (the benchmark's 100 pairs)
         let t = Instant::now();
         let rows = sweep(
             &series,
             &SweepConfig {
-                base: BacktestConfig::new("sma_cross", Params::new(), sim),
+                base: BacktestConfig {
+                    params: Params::new(),
+                    ..cfg
+                },
                 grid: Grid::parse(grid.split_whitespace()).expect("grid"),
                 constraints: vec![Constraint::parse("fast<slow").expect("constraint")],
                 metric: "sharpe_ratio".into(),
@@ -59,7 +53,7 @@ fn main() {
     }
     for _ in 0..repeats {
         let t = Instant::now();
-        let strategy = prepare_strategy(&series, "sma_cross", &params).expect("strategy");
+        let strategy = prepare_strategy(&series, &cfg.strategy, &cfg.params).expect("strategy");
         let report = run_engine(&series, strategy, &cfg).expect("run");
         let s = t.elapsed().as_secs_f64();
         println!(

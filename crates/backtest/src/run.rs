@@ -45,6 +45,24 @@ impl BacktestConfig {
     }
 }
 
+impl BacktestConfig {
+    /// The reference benchmark run (docs/benchmarks.md, `tessera bench backtest` and the
+    /// examples): `sma_cross` 10/20, cash 1,000,000 in `currency`, commission 0.1 %.
+    #[must_use]
+    pub fn benchmark(currency: tessera_model::Currency) -> Self {
+        let mut sim = SimConfig::new(tessera_model::Money::new(
+            rust_decimal::Decimal::from(1_000_000),
+            currency,
+        ));
+        sim.commission = tessera_engine::Commission::rate(rust_decimal::Decimal::new(1, 3));
+        Self::new(
+            "sma_cross",
+            Params::new().with("fast", 10).with("slow", 20),
+            sim,
+        )
+    }
+}
+
 /// Build the named strategy and run it.
 ///
 /// # Errors

@@ -608,7 +608,6 @@ impl<C: EngineClock, V: Venue> Engine<C, V> {
         // Equity points as `on_bar` records them: positions are unchanged, only the mark moves.
         let series = up.series;
         let range = up.next..up.next + n;
-        self.equity.reserve(n);
         for (j, close) in series.closes_f64_in(range.clone()).enumerate() {
             let j = range.start + j;
             self.ledger.mark_f64(i, close);

@@ -20,14 +20,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use rust_decimal::Decimal;
 use serde::Serialize;
 use tessera_backtest::{
     BacktestConfig, Constraint, Grid, SweepConfig, load_csv, prepare_strategy, run_backtest,
     run_engine, sweep,
 };
-use tessera_engine::{Commission, SimConfig};
-use tessera_model::Money;
 use tessera_strategy::Params;
 
 use super::Ctx;
@@ -105,22 +102,15 @@ fn write_bars(seed: &Path, n: usize, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn config(currency: tessera_model::Currency) -> BacktestConfig {
-    let mut sim = SimConfig::new(Money::new(Decimal::from(1_000_000), currency));
-    sim.commission = Commission::rate(Decimal::new(1, 3));
-    BacktestConfig::new(
-        "sma_cross",
-        Params::new().with("fast", 10).with("slow", 20),
-        sim,
-    )
-}
-
 /// The hidden child mode: parse, run, statistics; print timings and peak RSS.
 fn child(csv: &Path) -> Result<()> {
     let t = Instant::now();
     let series = load_csv(csv)?;
     let parse_s = t.elapsed().as_secs_f64();
-    let r = run_backtest(&series, &config(series.instrument.quote_currency))?;
+    let r = run_backtest(
+        &series,
+        &BacktestConfig::benchmark(series.instrument.quote_currency),
+    )?;
     println!(
         "{}",
         serde_json::json!({
@@ -200,7 +190,7 @@ pub(crate) fn backtest(ctx: &Ctx, a: &BenchBacktestArgs) -> Result<()> {
     let t = Instant::now();
     let series = load_csv(&csv)?;
     let parse_s = t.elapsed().as_secs_f64();
-    let cfg = config(series.instrument.quote_currency);
+    let cfg = BacktestConfig::benchmark(series.instrument.quote_currency);
     let (mut engine, mut bar_by_bar, mut with_stats, mut trades) =
         (f64::INFINITY, f64::INFINITY, f64::INFINITY, 0);
     for _ in 0..repeat {
@@ -222,7 +212,10 @@ pub(crate) fn backtest(ctx: &Ctx, a: &BenchBacktestArgs) -> Result<()> {
 
     // Sweep.
     let sweep_cfg = SweepConfig {
-        base: BacktestConfig::new("sma_cross", Params::new(), cfg.sim),
+        base: BacktestConfig {
+            params: Params::new(),
+            ..cfg
+        },
         grid: Grid::parse(["fast=5:50:5", "slow=60:240:20"])?,
         constraints: vec![Constraint::parse("fast<slow")?],
         metric: "sharpe_ratio".into(),
